@@ -1,0 +1,101 @@
+"""Input checks shared by every entry point: shapes, joint counts, finiteness and units."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from .errors import NonFiniteError, PoseShapeError, UnitsWarning
+
+__all__ = ["check_pose", "check_finite", "warn_if_millimetres", "check_pair"]
+
+# A root-relative human pose in metres lies within about 1.2 m of its root. Anything whose
+# median |joint - root| exceeds this is almost surely millimetres (typical: 200-900 mm).
+_MM_THRESHOLD_M = 5.0
+
+
+def check_finite(x: torch.Tensor, what: str) -> None:
+    """Raise :class:`NonFiniteError` naming ``what`` when ``x`` holds NaN or Inf."""
+    if x.numel() and not torch.isfinite(x).all():
+        bad = (~torch.isfinite(x)).sum().item()
+        kind = "NaN" if torch.isnan(x).any() else "Inf"
+        raise NonFiniteError(f"{what} contains {kind} values ({bad} of {x.numel()} entries)")
+
+
+def check_pose(
+    x: torch.Tensor,
+    num_joints: int,
+    dim: int,
+    what: str = "pose",
+    allow_empty: bool = True,
+) -> None:
+    """Check that ``x`` is a ``(..., num_joints, dim)`` floating tensor with finite values.
+
+    Raises :class:`PoseShapeError` for a wrong rank, joint count or coordinate dimension (naming
+    a 2D/3D swap when that is what happened) and :class:`NonFiniteError` for NaN/Inf.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise PoseShapeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() < 2:
+        raise PoseShapeError(
+            f"{what} must have shape (..., {num_joints}, {dim}), got {tuple(x.shape)}"
+        )
+    if x.shape[-1] != dim:
+        hint = ""
+        if x.shape[-1] in (2, 3) and dim in (2, 3):
+            hint = f" (a {x.shape[-1]}D pose was given where a {dim}D pose is expected: swapped?)"
+        raise PoseShapeError(
+            f"{what} must have {dim} coordinates per joint, got shape {tuple(x.shape)}{hint}"
+        )
+    if x.shape[-2] != num_joints:
+        raise PoseShapeError(
+            f"{what} must have {num_joints} joints, got {x.shape[-2]} (shape {tuple(x.shape)})"
+        )
+    if not x.is_floating_point():
+        raise PoseShapeError(f"{what} must be a floating tensor, got dtype {x.dtype}")
+    if not allow_empty and x.numel() == 0:
+        raise PoseShapeError(f"{what} is empty (shape {tuple(x.shape)})")
+    check_finite(x, what)
+
+
+def check_pair(x2d: torch.Tensor, y3d: torch.Tensor, num_joints: int) -> None:
+    """Check a (2D input, 3D pose) pair: shapes ``(..., J, 2)`` and ``(..., J, 3)``, same batch."""
+    if (
+        isinstance(x2d, torch.Tensor)
+        and isinstance(y3d, torch.Tensor)
+        and x2d.dim() >= 1
+        and y3d.dim() >= 1
+        and x2d.shape[-1] == 3
+        and y3d.shape[-1] == 2
+    ):
+        raise PoseShapeError(
+            f"2D input has 3 coordinates and 3D pose has 2 (shapes {tuple(x2d.shape)} and "
+            f"{tuple(y3d.shape)}): the 2D and 3D arguments look swapped"
+        )
+    check_pose(x2d, num_joints, 2, "2D input")
+    check_pose(y3d, num_joints, 3, "3D pose")
+    if x2d.shape[:-1] != y3d.shape[:-1]:
+        raise PoseShapeError(
+            f"2D input {tuple(x2d.shape)} and 3D pose {tuple(y3d.shape)} disagree in batch shape"
+        )
+
+
+def warn_if_millimetres(y_rel: torch.Tensor, what: str = "3D pose") -> bool:
+    """Warn (:class:`UnitsWarning`) when a root-relative pose declared in metres looks like mm.
+
+    Returns True when it warned.
+    """
+    if y_rel.numel() == 0:
+        return False
+    with torch.no_grad():
+        med = y_rel.detach().float().norm(dim=-1).median().item()
+    if med > _MM_THRESHOLD_M:
+        warnings.warn(
+            f"{what}: median joint distance from the root is {med:.1f} units; the pose looks like "
+            "millimetres where metres are expected (pass units='mm' to convert)",
+            UnitsWarning,
+            stacklevel=3,
+        )
+        return True
+    return False
