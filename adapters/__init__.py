@@ -33,3 +33,16 @@ def get(name: str, **kwargs: object) -> object:
     except KeyError:
         raise KeyError(f"unknown adapter {name!r}; available: {', '.join(available())}") from None
     return factory(**kwargs)
+
+
+# Importing the adapter modules registers them (they import ``register`` from this module).
+from . import (  # noqa: E402,F401
+    ktpformer,
+    mixste,
+    motionagformer,
+    motionbert,
+    poseformer,
+    poseformerv2,
+    simplebaseline,
+    videopose3d,
+)

@@ -1,1 +1,46 @@
-"""sealloss.metrics."""
+"""Pose metrics: pure functions (:mod:`.functional`) and a streaming evaluator (:mod:`.evaluator`).
+
+Lengths come out in the inputs' units from the functions and in mm from the evaluator.
+"""
+
+from __future__ import annotations
+
+from .evaluator import EvalResult, PoseEvaluator, evaluate
+from .functional import (
+    auc,
+    bone_subset,
+    bsle,
+    bsle_ratio,
+    bsle_ratio_stats,
+    joint_errors,
+    lse,
+    lse_ratio,
+    lse_ratio_stats,
+    mpjpe,
+    n_mpjpe,
+    p_mpjpe,
+    pck,
+    procrustes_align,
+    ratio_stats,
+)
+
+__all__ = [
+    "EvalResult",
+    "PoseEvaluator",
+    "evaluate",
+    "auc",
+    "bone_subset",
+    "bsle",
+    "bsle_ratio",
+    "bsle_ratio_stats",
+    "joint_errors",
+    "lse",
+    "lse_ratio",
+    "lse_ratio_stats",
+    "mpjpe",
+    "n_mpjpe",
+    "p_mpjpe",
+    "pck",
+    "procrustes_align",
+    "ratio_stats",
+]

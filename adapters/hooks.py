@@ -1,0 +1,153 @@
+"""The few calls an upstream training script needs (used by the example patches).
+
+Each patch adds, at fixed places of the upstream script:
+
+1. ``add_arguments(parser)`` before the upstream ``parse_args()``: the ``--seal*`` flags.
+2. ``seal = from_args(args, optimizer, "<backbone>", **adapter_kwargs)`` after the optimizer is
+   built. Without ``--seal`` this returns a :class:`PassThrough` that leaves the loss alone, so
+   the patched script trains exactly like the original.
+3. In the loop: ``loss_total = seal(loss_total, inputs_2d, predicted_3d, target_3d)`` (or, for
+   MixSTE/KTPFormer, ``seal.energy_term(...).backward(retain_graph=True)``).
+4. ``save_sidecar(seal, checkpoint_path)`` beside each checkpoint: the loss-net goes into its own
+   files, never into the backbone's ``state_dict``: ``<stem>.seal.safetensors`` (weights and
+   config; usable as ``--seal-lossnet`` later) and ``<stem>.seal-state.pt`` (the wrapper's full
+   state for ``--seal-resume``: loss-net optimizer, counters, auto-lambda, RNG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import torch
+
+from . import get
+
+__all__ = ["add_arguments", "from_args", "parse_lambda", "PassThrough", "sidecar_path",
+           "state_path", "save_sidecar", "load_state"]
+
+logger = logging.getLogger(__name__)
+
+MODES = ("dynamic", "static", "warm")
+
+
+def parse_lambda(text: str | float) -> float | str:
+    """``"auto"`` or a non-negative float."""
+    if isinstance(text, (int, float)):
+        value = float(text)
+    elif text.strip().lower() == "auto":
+        return "auto"
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"--seal-lambda must be 'auto' or a number, got {text!r}"
+            ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--seal-lambda must be >= 0, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the sealloss flags to an upstream ``argparse`` parser (returns it)."""
+    g = parser.add_argument_group("sealloss (learned structural loss)")
+    g.add_argument("--seal", action="store_true",
+                   help="add the SEAL energy term to the training loss")
+    g.add_argument("--seal-lambda", type=parse_lambda, default="auto",
+                   help="energy weight: a number, or 'auto' (force-ratio control)")
+    g.add_argument("--seal-lossnet", default="h36m17",
+                   help="loss-net: a pretrained name, a .safetensors path, or 'none' (a fresh "
+                        "loss-net trained from scratch; --seal-mode dynamic only)")
+    g.add_argument("--seal-mode", choices=MODES, default="dynamic",
+                   help="dynamic: train the loss-net on current predictions; static: frozen; "
+                        "warm: pretrained start, then dynamic")
+    g.add_argument("--seal-frames", type=int, default=8,
+                   help="frames scored per clip for seq2seq models (0 = all)")
+    g.add_argument("--seal-resume", default="",
+                   help="wrapper state (<checkpoint>.seal-state.pt) to resume from")
+    return parser
+
+
+class PassThrough:
+    """Stand-in when ``--seal`` is off: the loss is returned unchanged."""
+
+    enabled = False
+
+    def __call__(self, loss_sup: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        return loss_sup
+
+    def energy_term(self, loss_sup: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        """A zero leaf: ``.backward()`` on it is a no-op for the backbone's parameters."""
+        dev = loss_sup.device if isinstance(loss_sup, torch.Tensor) else None
+        return torch.zeros((), device=dev, requires_grad=True)
+
+    def __repr__(self) -> str:
+        return "PassThrough()"
+
+
+def from_args(
+    args: argparse.Namespace, optimizer: torch.optim.Optimizer, backbone: str, **adapter_kwargs
+) -> object:
+    """Build the training wrapper from the parsed ``--seal*`` flags (or a :class:`PassThrough`).
+
+    Args:
+        args: the namespace holding the flags added by :func:`add_arguments`.
+        optimizer: the backbone's optimizer (the wrapper never steps it).
+        backbone: adapter name (``sealloss.adapters.get(backbone, **adapter_kwargs)``).
+    """
+    if not getattr(args, "seal", False):
+        return PassThrough()
+    from sealloss.wrapper import AlternatingWrapper
+
+    adapter = get(backbone, **adapter_kwargs)
+    frames = int(getattr(args, "seal_frames", 8))
+    lossnet = args.seal_lossnet
+    seal = AlternatingWrapper(
+        optimizer,
+        lossnet=None if str(lossnet).lower() == "none" else lossnet,
+        lam=args.seal_lambda,
+        mode=args.seal_mode,
+        adapter=adapter,
+        frames_per_clip=frames if frames > 0 else None,
+    )
+    resume = getattr(args, "seal_resume", "")
+    if resume:
+        load_state(seal, resume)
+        logger.info("sealloss: wrapper state resumed from %s", resume)
+    logger.info("sealloss: %r", seal)
+    return seal
+
+
+def sidecar_path(checkpoint_path: str) -> str:
+    """``ckpt/epoch_10.bin`` -> ``ckpt/epoch_10.seal.safetensors``."""
+    root, _ = os.path.splitext(checkpoint_path)
+    return root + ".seal.safetensors"
+
+
+def state_path(checkpoint_path: str) -> str:
+    """``ckpt/epoch_10.bin`` -> ``ckpt/epoch_10.seal-state.pt``."""
+    root, _ = os.path.splitext(checkpoint_path)
+    return root + ".seal-state.pt"
+
+
+def save_sidecar(seal: object, checkpoint_path: str) -> str | None:
+    """Save the loss-net (safetensors) and the wrapper state beside ``checkpoint_path``.
+
+    Returns the safetensors path (``None`` for a :class:`PassThrough`).
+    """
+    if isinstance(seal, PassThrough):
+        return None
+    from sealloss.hub import save_lossnet
+
+    path = sidecar_path(checkpoint_path)
+    save_lossnet(seal.lossnet, path)
+    torch.save(seal.state_dict(), state_path(checkpoint_path))
+    return path
+
+
+def load_state(seal: object, path: str) -> None:
+    """Restore a wrapper from a ``.seal-state.pt`` written by :func:`save_sidecar`."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    seal.load_state_dict(state)

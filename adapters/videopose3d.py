@@ -1,0 +1,25 @@
+"""VideoPose3D (``facebookresearch/VideoPose3D``): temporal convolutions, centre-frame output.
+
+Training uses ``TemporalModelOptimized1f``: ``(B, F, 17, 2) -> (B, 1, 17, 3)`` with
+``F = 2 * pad + 1`` (27/81/243). The matching 2D frame is ``pad + causal_shift`` (not ``F // 2``
+with ``--causal``). Build with ``get("videopose3d", pad=pad, causal_shift=causal_shift)``.
+"""
+
+from __future__ import annotations
+
+from . import register
+from .family_vp3d import VideoPose3DFamilyAdapter
+
+__all__ = ["VideoPose3DAdapter"]
+
+
+@register("videopose3d")
+class VideoPose3DAdapter(VideoPose3DFamilyAdapter):
+    name = "videopose3d"
+    upstream = "facebookresearch/VideoPose3D"
+    commit = "1afb1ca0f1237776518469876342fc8669d3f6a9"
+    layout = "center"
+    script = "run.py"
+    input_shape = "[B,F,17,2] (F=2*pad+1; SH: 16 joints)"
+    output_shape = "[B,1,17,3] centre frame"
+    joint_order = "H36M-17 (SH 2D: MPII-16)"

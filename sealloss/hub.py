@@ -1,0 +1,324 @@
+"""Loss-net weights I/O: safetensors files that rebuild their own loss-net, and named weights.
+
+A weights file is a plain safetensors file whose string metadata holds everything needed to
+rebuild the net:
+
+=================== ==========================================================
+``format``          ``"sealloss-lossnet"``
+``format_version``  integer, :data:`FORMAT_VERSION`
+``kind``            ``"graphormer"`` or ``"mlp"``
+``config``          JSON of :attr:`LossNet.config` (kind, skeleton, spec, hparams)
+``skeleton``        JSON of :meth:`Skeleton.to_dict`
+``canonical``       JSON of :meth:`CanonicalSpec.to_dict`
+``dtype``           parameter dtype, e.g. ``"float32"``
+``sha256``          hex digest of the tensor data section (detects corruption)
+``sealloss_version`` version that wrote the file
+=================== ==========================================================
+
+Loading builds the net from the metadata (:func:`build_lossnet`) and then calls
+``load_state_dict(strict=True)``; nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from .canonical import CanonicalSpec
+from .errors import SkeletonMismatchError, WeightsFileError
+from .nn.base import LossNet
+from .nn.graphormer import GraphormerLossNet
+from .nn.mlp import MLPLossNet
+from .skeleton import Skeleton, get_skeleton
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "LOSSNET_KINDS",
+    "PRETRAINED",
+    "WEIGHTS_DIR",
+    "build_lossnet",
+    "save_lossnet",
+    "load_lossnet",
+    "read_metadata",
+    "list_pretrained",
+    "pretrained_path",
+]
+
+FORMAT = "sealloss-lossnet"
+FORMAT_VERSION = 1
+
+LOSSNET_KINDS: dict[str, type[LossNet]] = {"graphormer": GraphormerLossNet, "mlp": MLPLossNet}
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+#: name -> file name in :data:`WEIGHTS_DIR` (package data; shipped files are listed by
+#: :func:`list_pretrained`).
+PRETRAINED: dict[str, str] = {
+    "h36m17": "h36m17-graphormer.safetensors",
+    "h36m17-graphormer": "h36m17-graphormer.safetensors",
+}
+
+_DTYPES = {str(d).removeprefix("torch."): d for d in (torch.float32, torch.float64,
+                                                       torch.float16, torch.bfloat16)}
+
+
+# --------------------------------------------------------------------------- build
+def build_lossnet(config: dict[str, Any]) -> LossNet:
+    """A fresh (randomly initialised) loss-net from a config dict.
+
+    ``config["kind"]`` is ``"graphormer"`` or ``"mlp"``; ``"skeleton"`` is a preset name or a
+    :meth:`Skeleton.to_dict` dict (default ``"h36m17"``); ``"spec"`` an optional
+    :meth:`CanonicalSpec.to_dict` dict; the other keys are the constructor's arguments.
+    ``build_lossnet(net.config)`` rebuilds the same architecture.
+    """
+    if not isinstance(config, dict) or "kind" not in config:
+        raise ValueError(f"loss-net config must be a dict with a 'kind' key, got {config!r}")
+    kind = config["kind"]
+    try:
+        cls = LOSSNET_KINDS[kind]
+    except KeyError:
+        raise ValueError(
+            f"unknown loss-net kind {kind!r}; kinds: {sorted(LOSSNET_KINDS)}"
+        ) from None
+    return cls.from_config(config)
+
+
+# --------------------------------------------------------------------------- save
+def _state_tensors(net: LossNet) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
+
+
+def _data_section(blob: bytes) -> bytes:
+    n = int.from_bytes(blob[:8], "little")
+    return blob[8 + n :]
+
+
+def save_lossnet(net: LossNet, path: str | os.PathLike) -> Path:
+    """Write ``net``'s weights and config to ``path`` (safetensors), atomically.
+
+    The file is written to a temporary file in the same directory, flushed and fsynced, then
+    moved over ``path`` with :func:`os.replace`, so a crash never leaves a half-written file
+    under the final name. Returns the path.
+    """
+    from . import __version__
+
+    if not isinstance(net, LossNet):
+        raise TypeError(f"save_lossnet expects a LossNet, got {type(net).__name__}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = _state_tensors(net)
+    meta = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "kind": net.kind,
+        "config": json.dumps(net.config, sort_keys=True),
+        "skeleton": json.dumps(net.skeleton.to_dict(), sort_keys=True),
+        "canonical": json.dumps(net.spec.to_dict(), sort_keys=True),
+        "dtype": str(net.dtype).removeprefix("torch."),
+        "sealloss_version": str(__version__),
+    }
+    digest = hashlib.sha256(_data_section(st_save(tensors, meta))).hexdigest()
+    blob = st_save(tensors, {**meta, "sha256": digest})
+    if hashlib.sha256(_data_section(blob)).hexdigest() != digest:  # pragma: no cover
+        raise WeightsFileError("safetensors serialisation is not deterministic; file not written")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename durable (POSIX); not possible on every platform
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    return path
+
+
+# --------------------------------------------------------------------------- read
+def _read_verified(path: Path) -> tuple[bytes, dict[str, str]]:
+    """File bytes and metadata, after checking the header, the sizes and the checksum."""
+    if not path.is_file():
+        raise WeightsFileError(f"no loss-net weights file at {str(path)!r}")
+    blob = path.read_bytes()
+    where = f"weights file {str(path)!r}"
+    if len(blob) < 8:
+        raise WeightsFileError(f"{where} is truncated ({len(blob)} bytes, no safetensors header)")
+    n = int.from_bytes(blob[:8], "little")
+    if 8 + n > len(blob):
+        raise WeightsFileError(
+            f"{where} is truncated or not a safetensors file: header claims {n} bytes but the "
+            f"file has {len(blob)}"
+        )
+    try:
+        header = json.loads(blob[8 : 8 + n].decode("utf-8"))
+        if not isinstance(header, dict):
+            raise ValueError("header is not a JSON object")
+    except (UnicodeDecodeError, ValueError) as e:
+        raise WeightsFileError(f"{where} is corrupt: unreadable safetensors header ({e})") from None
+    try:
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise WeightsFileError(f"{where} is corrupt: malformed tensor table in header") from None
+    data_len = len(blob) - 8 - n
+    need = max(ends, default=0)
+    if need > data_len:
+        raise WeightsFileError(
+            f"{where} is truncated: tensors need {need} data bytes, file holds {data_len}"
+        )
+    if need < data_len:
+        raise WeightsFileError(f"{where} is corrupt: {data_len - need} unexpected trailing bytes")
+    meta = header.get("__metadata__")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise WeightsFileError(
+            f"{where} is a safetensors file without sealloss loss-net metadata (format "
+            f"{FORMAT!r}); it cannot rebuild a loss-net. Save loss-nets with "
+            "sealloss.hub.save_lossnet / LossNet.save"
+        )
+    try:
+        version = int(meta.get("format_version", ""))
+    except ValueError:
+        version = -1
+    if version != FORMAT_VERSION:
+        newer = version > FORMAT_VERSION
+        raise WeightsFileError(
+            f"{where} has format_version {meta.get('format_version')!r}; this sealloss reads "
+            f"version {FORMAT_VERSION}" + (" (upgrade sealloss)" if newer else " (old or unknown)")
+        )
+    missing = [k for k in ("kind", "config", "skeleton", "canonical", "sha256") if k not in meta]
+    if missing:
+        raise WeightsFileError(f"{where} lacks metadata fields {missing}")
+    if hashlib.sha256(blob[8 + n :]).hexdigest() != meta["sha256"]:
+        raise WeightsFileError(f"{where} is corrupt: tensor data checksum (sha256) does not match")
+    return blob, meta
+
+
+def read_metadata(path_or_name: str | os.PathLike) -> dict[str, Any]:
+    """Verified, decoded metadata of a weights file (config, skeleton and spec as dicts)."""
+    _, meta = _read_verified(_resolve(path_or_name))
+    out: dict[str, Any] = dict(meta)
+    for k in ("config", "skeleton", "canonical"):
+        try:
+            out[k] = json.loads(meta[k])
+        except ValueError:
+            raise WeightsFileError(f"weights metadata field {k!r} is not valid JSON") from None
+    return out
+
+
+# --------------------------------------------------------------------------- names
+def pretrained_path(name: str) -> Path:
+    """Where the registered weights ``name`` live (the file may be absent)."""
+    try:
+        return WEIGHTS_DIR / PRETRAINED[name]
+    except KeyError:
+        raise WeightsFileError(
+            f"no pretrained loss-net named {name!r}; registered: {sorted(PRETRAINED)}"
+        ) from None
+
+
+def list_pretrained() -> dict[str, bool]:
+    """Registered names -> whether their file is installed."""
+    return {name: pretrained_path(name).is_file() for name in sorted(PRETRAINED)}
+
+
+def _resolve(path_or_name: str | os.PathLike) -> Path:
+    p = Path(path_or_name)
+    if p.is_file():
+        return p
+    if isinstance(path_or_name, str) and path_or_name in PRETRAINED:
+        reg = pretrained_path(path_or_name)
+        if not reg.is_file():
+            raise WeightsFileError(
+                f"pretrained loss-net {path_or_name!r} is registered but its weights are not "
+                f"installed (expected {str(reg)!r}); train one with sealloss pretraining or pass "
+                "the path of a saved file"
+            )
+        return reg
+    raise WeightsFileError(
+        f"no loss-net weights file at {str(p)!r} and no registered name {str(path_or_name)!r} "
+        f"(registered: {sorted(PRETRAINED)})"
+    )
+
+
+# --------------------------------------------------------------------------- load
+def load_lossnet(
+    path_or_name: str | os.PathLike,
+    map_location: str | torch.device = "cpu",
+    expect_skeleton: Skeleton | str | None = None,
+    expect_kind: str | None = None,
+) -> LossNet:
+    """Rebuild a loss-net from a weights file or a registered name.
+
+    Args:
+        path_or_name: a file written by :func:`save_lossnet`, or a name of :data:`PRETRAINED`.
+        map_location: device of the returned net.
+        expect_skeleton: refuse weights made for another skeleton.
+        expect_kind: refuse weights of another kind (``"graphormer"`` or ``"mlp"``).
+
+    Returns:
+        The loss-net in eval mode, in the dtype it was saved in.
+
+    Raises:
+        WeightsFileError: missing, truncated or corrupt file; no or unsupported format metadata;
+            wrong kind; tensors not matching the architecture.
+        SkeletonMismatchError: the weights were made for another skeleton than
+            ``expect_skeleton``.
+    """
+    path = _resolve(path_or_name)
+    blob, meta = _read_verified(path)
+    where = f"weights file {str(path)!r}"
+    kind = meta["kind"]
+    if kind not in LOSSNET_KINDS:
+        raise WeightsFileError(f"{where} holds an unknown loss-net kind {kind!r}")
+    if expect_kind is not None and kind != expect_kind:
+        raise WeightsFileError(f"{where} holds a {kind!r} loss-net, expected {expect_kind!r}")
+    try:
+        config = json.loads(meta["config"])
+        skeleton = Skeleton.from_dict(json.loads(meta["skeleton"]))
+        spec = CanonicalSpec.from_dict(json.loads(meta["canonical"]))
+    except (ValueError, KeyError, TypeError) as e:
+        raise WeightsFileError(f"{where} has unreadable metadata ({e})") from None
+    if expect_skeleton is not None:
+        want = get_skeleton(expect_skeleton)
+        if not want.same_structure(skeleton):
+            raise SkeletonMismatchError(
+                f"{where} was made for skeleton {skeleton.name!r} ({skeleton.num_joints} joints), "
+                f"not {want.name!r} ({want.num_joints} joints)"
+            )
+    config = {**config, "kind": kind, "skeleton": skeleton.to_dict(), "spec": spec.to_dict()}
+    try:
+        net = build_lossnet(config)
+    except (TypeError, ValueError) as e:
+        raise WeightsFileError(f"{where}: cannot rebuild the loss-net from its config ({e})") from e
+    dtype = _DTYPES.get(meta.get("dtype", "float32"))
+    if dtype is None:
+        raise WeightsFileError(f"{where} has an unsupported dtype {meta.get('dtype')!r}")
+    net = net.to(dtype)
+    try:
+        state = st_load(blob)
+    except Exception as e:  # safetensors raises its own SafetensorError
+        raise WeightsFileError(f"{where} is corrupt: {e}") from None
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise WeightsFileError(
+            f"{where}: tensors do not match the {kind!r} architecture in its config: {e}"
+        ) from None
+    return net.to(map_location).eval()

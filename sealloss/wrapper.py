@@ -1,0 +1,523 @@
+"""AlternatingWrapper: adds a learned structural energy to a pose-net's training loop.
+
+Per batch (METHOD.md sections 3-4):
+
+1. every ``update_every`` batches (dynamic and warm modes), ``k`` loss-net steps ranking the
+   ground truth ``y*`` below negatives: the pose-net's detached predictions plus synthetic
+   perturbations of ``y*`` (one fused loss-net batch);
+2. the pose-net term ``lam * mean(E(x, y_hat))`` with the loss-net frozen and in eval mode: no
+   gradient reaches the loss-net's parameters, and the root output gets none either.
+
+The energy's gradient on ``y_hat`` is computed once (one backward through the loss-net w.r.t.
+the scored poses only) and injected into the user's graph as a first-order surrogate whose
+value is ``mean E`` and whose gradient w.r.t. ``y_hat`` is ``d mean E / d y_hat``. So the user's
+``loss.backward()`` never runs through the loss-net again, and the loss-net's parameter
+gradients are never touched by the pose-net term.
+
+Five-line use in a plain PyTorch loop::
+
+    seal = AlternatingWrapper(optimizer, lossnet="h36m17", lam="auto")   # + 1
+    for x2d, y3d in loader:
+        y_hat = model(x2d)
+        loss = criterion(y_hat, y3d)
+        loss = seal(loss, x2d, y_hat, y3d)                                # + 1
+        optimizer.zero_grad(); loss.backward(); optimizer.step()
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .diagnostics import alignment as _alignment
+from .errors import PoseShapeError
+from .negatives import (
+    BoneDirectionNoise,
+    BoneLengthNoise,
+    GaussianNoise,
+    LimbSwap,
+    NegativeMixer,
+    Sampler,
+)
+from .nn.base import LossNet
+from .objectives import energy_magnitude, margin_loss, nce_loss, task_cost
+from .skeleton import Skeleton, get_skeleton
+
+__all__ = ["AlternatingWrapper", "SealStats", "default_negatives"]
+
+log = logging.getLogger(__name__)
+
+_MODES = ("dynamic", "static", "warm")
+
+
+def default_negatives(skeleton: Skeleton | str = "h36m17") -> NegativeMixer:
+    """Synthetic negatives used beside the pose-net's predictions (METHOD.md s.3 (b)).
+
+    Gaussian joint noise (10-40 mm), bone-direction rotations with exact lengths, one-sided
+    bone-length changes (break symmetry) and left/right limb swaps.
+    """
+    sk = get_skeleton(skeleton)
+    return NegativeMixer(
+        [
+            (GaussianNoise(sk, sigma_m=(0.005, 0.025)), 1.0),
+            (BoneDirectionNoise(sk, angle_rad=(0.05, 0.25)), 1.0),
+            (BoneLengthNoise(sk, scale=(0.03, 0.15), side="one"), 1.0),
+            (LimbSwap(sk), 0.5),
+        ]
+    )
+
+
+@dataclass
+class SealStats:
+    """Diagnostics of one wrapper call (METHOD.md s.4). NaN where not measured this step."""
+
+    step: int = 0
+    lam: float = float("nan")
+    energy_pred: float = float("nan")
+    energy_gt: float = float("nan")
+    energy_gap: float = float("nan")
+    gap_snr: float = float("nan")
+    margin_violations: float = float("nan")
+    lossnet_loss: float = float("nan")
+    force_ratio: float = float("nan")
+    alignment: float = float("nan")
+    scored: int = 0
+    lossnet_updated: bool = False
+    skipped_energy_steps: int = 0
+    skipped_lossnet_steps: int = 0
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class _LamState:
+    value: float
+    ema_ratio: float | None = None  # EMA of force per unit lambda
+    history: list[float] = field(default_factory=list)
+
+
+def _flatten_poses(x: Tensor, dim: int, what: str) -> tuple[Tensor, tuple[int, ...]]:
+    if x.dim() < 3 or x.shape[-1] != dim:
+        raise PoseShapeError(
+            f"{what}: expected (B, J, {dim}) or (B, T, J, {dim}) canonical poses, got "
+            f"{tuple(x.shape)} (pass an adapter= to convert upstream layouts)"
+        )
+    return x.reshape(-1, x.shape[-2], dim), tuple(x.shape[:-2])
+
+
+class AlternatingWrapper:
+    """Alternates loss-net updates with pose-net updates that add ``lam * E``.
+
+    Args:
+        optimizer: the pose-net's optimizer (kept for :meth:`step`; optional).
+        lossnet: a :class:`~sealloss.nn.LossNet`, a pretrained name or path (loaded with
+            :func:`sealloss.hub.load_lossnet`), or ``None`` for a fresh
+            :class:`~sealloss.nn.GraphormerLossNet` (dynamic mode only).
+        lam: ``float``, a callable ``step -> float``, or ``"auto"`` (keeps the force ratio
+            ``||lam dE/dy_hat|| / ||dL_sup/dy_hat||`` at ``target_force_ratio`` by an EMA).
+        mode: ``"dynamic"`` (loss-net trains alongside), ``"static"`` (frozen, usually
+            pretrained), ``"warm"`` (pretrained, then fine-tuned: needs ``lossnet``).
+        skeleton: skeleton of the canonical poses (default: the loss-net's).
+        adapter: converts upstream tensors (see :mod:`sealloss.adapters`); ``None`` when the
+            caller passes canonical tensors (2D ``(.., J, 2)`` screen frame, 3D ``(.., J, 3)``
+            root-relative metres).
+        k: loss-net steps per update.
+        update_every: update the loss-net every this many calls.
+        lossnet_lr: Adam learning rate of the loss-net (ignored if ``lossnet_optimizer``).
+        objective: ``"margin"`` (margin-rescaled hinge, per-sample MPJPE cost) or ``"nce"``.
+        margin: energy units per metre of task cost (margin objective).
+        temperature: NCE temperature.
+        energy_reg: weight of the energy-magnitude regulariser.
+        negatives: a :class:`~sealloss.negatives.Sampler` of synthetic negatives (``None``: only
+            predictions), default :func:`default_negatives`.
+        num_negatives: synthetic negatives per ground truth.
+        lossnet_batch: at most this many ground-truth poses per loss-net step (subsampled).
+        score_fraction: share of the batch's poses scored for the pose-net term (unbiased
+            subsample of the mean energy).
+        frames_per_clip: for ``(B, T, J, 3)`` outputs, score this many random frames per clip.
+        target_force_ratio: force ratio kept by ``lam="auto"``.
+        lam_init: starting lambda for ``"auto"``.
+        lam_ema: EMA factor of the auto-lambda force measurement.
+        lam_bounds: clamp of the auto lambda.
+        force_every: measure the force ratio every this many calls (auto lambda and logs).
+        grad_clip: max-norm clipping of the loss-net gradients (``None`` = off).
+        seed: seeds the wrapper's own generator (negatives, subsets): deterministic runs.
+        log_every: log diagnostics every this many calls (``logging`` INFO).
+    """
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer | None = None,
+        lossnet: LossNet | str | None = None,
+        *,
+        lam: float | str | Callable[[int], float] = "auto",
+        mode: str = "dynamic",
+        skeleton: Skeleton | str | None = None,
+        adapter: Any = None,
+        k: int = 1,
+        update_every: int = 1,
+        lossnet_lr: float = 3e-4,
+        lossnet_optimizer: torch.optim.Optimizer | None = None,
+        objective: str = "margin",
+        margin: float = 10.0,
+        temperature: float = 1.0,
+        energy_reg: float = 1e-3,
+        negatives: Sampler | None | str = "default",
+        num_negatives: int = 2,
+        lossnet_batch: int | None = 256,
+        score_fraction: float = 1.0,
+        frames_per_clip: int | None = None,
+        target_force_ratio: float = 0.1,
+        lam_init: float = 1e-3,
+        lam_ema: float = 0.9,
+        lam_bounds: tuple[float, float] = (1e-8, 1e3),
+        force_every: int = 1,
+        grad_clip: float | None = 1.0,
+        seed: int = 0,
+        log_every: int = 100,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+        if objective not in ("margin", "nce"):
+            raise ValueError(f"objective must be 'margin' or 'nce', got {objective!r}")
+        if not (0 < score_fraction <= 1):
+            raise ValueError(f"score_fraction must be in (0, 1], got {score_fraction}")
+        if isinstance(lam, str) and lam != "auto":
+            raise ValueError(f"lam must be a float, a callable or 'auto', got {lam!r}")
+        self.optimizer = optimizer
+        self.mode = mode
+        self.lossnet = self._resolve_lossnet(lossnet, mode, skeleton, device)
+        self.skeleton = get_skeleton(skeleton) if skeleton is not None else self.lossnet.skeleton
+        self.lossnet.skeleton.check_compatible(self.skeleton, "the wrapper's skeleton")
+        self.adapter = adapter
+        self.k = int(k)
+        self.update_every = max(1, int(update_every))
+        self.objective = objective
+        self.margin = float(margin)
+        self.temperature = float(temperature)
+        self.energy_reg = float(energy_reg)
+        self.negatives = default_negatives(self.skeleton) if negatives == "default" else negatives
+        self.num_negatives = int(num_negatives) if self.negatives is not None else 0
+        self.lossnet_batch = lossnet_batch
+        self.score_fraction = float(score_fraction)
+        self.frames_per_clip = frames_per_clip
+        self.lam_mode = "auto" if lam == "auto" else ("schedule" if callable(lam) else "fixed")
+        self._lam_fn = lam if callable(lam) else None
+        self._lam = _LamState(float(lam_init) if lam == "auto" else float("nan"))
+        if self.lam_mode == "fixed":
+            self._lam.value = float(lam)  # type: ignore[arg-type]
+        self.target_force_ratio = float(target_force_ratio)
+        self.lam_ema = float(lam_ema)
+        self.lam_bounds = lam_bounds
+        self.force_every = max(1, int(force_every))
+        self.grad_clip = grad_clip
+        self.log_every = max(1, int(log_every))
+        self.generator = torch.Generator(device="cpu").manual_seed(int(seed))
+        self.steps = 0
+        self.lossnet_updates = 0
+        self.skipped_energy_steps = 0
+        self.skipped_lossnet_steps = 0
+        self.last_stats = SealStats()
+        if mode == "static":
+            self.lossnet.requires_grad_(False)
+            self.lossnet_optimizer = None
+        else:
+            self.lossnet.requires_grad_(True)
+            self.lossnet_optimizer = lossnet_optimizer or torch.optim.Adam(
+                self.lossnet.parameters(), lr=lossnet_lr
+            )
+
+    # ------------------------------------------------------------------ set-up helpers
+    @staticmethod
+    def _resolve_lossnet(lossnet, mode, skeleton, device) -> LossNet:
+        if isinstance(lossnet, LossNet):
+            net = lossnet
+        elif lossnet is None:
+            if mode != "dynamic":
+                raise ValueError(
+                    f"mode={mode!r} needs a pretrained loss-net (name, path or LossNet); "
+                    "use mode='dynamic' to train one from scratch"
+                )
+            from .nn import GraphormerLossNet
+
+            net = GraphormerLossNet(skeleton or "h36m17")
+        else:
+            from .hub import load_lossnet
+
+            net = load_lossnet(lossnet)
+        if device is not None:
+            net = net.to(device)
+        return net
+
+    @property
+    def lam(self) -> float:
+        """The lambda used at the current step."""
+        if self.lam_mode == "schedule":
+            return float(self._lam_fn(self.steps))  # type: ignore[misc]
+        return self._lam.value
+
+    # ------------------------------------------------------------------ conversion
+    def _canonical(self, x2d: Tensor, y_hat: Tensor, y_gt: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        a = self.adapter
+        if a is not None:
+            x2d, y_hat, y_gt = a.inputs_2d(x2d), a.pred_3d(y_hat), a.target_3d(y_gt)
+        if x2d.shape[:-1] != y_hat.shape[:-1] or y_gt.shape != y_hat.shape:
+            raise PoseShapeError(
+                f"2D input {tuple(x2d.shape)}, prediction {tuple(y_hat.shape)} and target "
+                f"{tuple(y_gt.shape)} must share (B, [T,] J) after conversion"
+            )
+        if y_hat.dim() == 4 and self.frames_per_clip and self.frames_per_clip < y_hat.shape[1]:
+            t = y_hat.shape[1]
+            idx = torch.randperm(t, generator=self.generator)[: self.frames_per_clip]
+            idx = idx.to(y_hat.device)
+            x2d, y_hat, y_gt = (v.index_select(1, idx) for v in (x2d, y_hat, y_gt))
+        x2d, _ = _flatten_poses(x2d, 2, "2D input")
+        y_hat, _ = _flatten_poses(y_hat, 3, "prediction")
+        y_gt, _ = _flatten_poses(y_gt, 3, "target")
+        return x2d, y_hat, y_gt
+
+    def _to_net(self, t: Tensor) -> Tensor:
+        p = next(self.lossnet.parameters())
+        return t.to(device=p.device, dtype=p.dtype)
+
+    # ------------------------------------------------------------------ loss-net step
+    def _lossnet_update(self, x: Tensor, y_gt: Tensor, y_hat: Tensor, stats: SealStats) -> None:
+        """k ranking steps on (x, y*, negatives); x, y_gt, y_hat detached canonical (N, J, *)."""
+        n = y_gt.shape[0]
+        if self.lossnet_batch is not None and n > self.lossnet_batch:
+            sel = torch.randperm(n, generator=self.generator)[: self.lossnet_batch]
+            sel = sel.to(y_gt.device)
+            x, y_gt, y_hat = x[sel], y_gt[sel], y_hat[sel]
+            n = self.lossnet_batch
+        # canonical root-relative targets for the samplers (root exactly zero)
+        root = self.skeleton.root
+        y_gt = y_gt - y_gt[:, root : root + 1]
+        y_hat = y_hat - y_hat[:, root : root + 1]
+        negs = [y_hat.unsqueeze(1)]
+        if self.negatives is not None and self.num_negatives > 0:
+            negs.append(self.negatives(y_gt, self.num_negatives, self.generator).poses)
+        y_neg = torch.cat(negs, dim=1)  # (n, K, J, 3)
+        kk = y_neg.shape[1]
+        cost = task_cost(y_neg, y_gt)  # (n, K) metres
+        poses = torch.cat([y_gt.unsqueeze(1), y_neg], dim=1).reshape(n * (kk + 1), -1, 3)
+        xs = x.unsqueeze(1).expand(n, kk + 1, *x.shape[1:]).reshape(n * (kk + 1), -1, 2)
+        net = self.lossnet
+        was_training = net.training
+        net.train()
+        for _ in range(self.k):
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                e = net.energy(self._to_net(xs), self._to_net(poses)).float().reshape(n, kk + 1)
+            e_pos, e_neg = e[:, 0], e[:, 1:]
+            if self.objective == "margin":
+                loss = margin_loss(e_pos, e_neg, cost, margin=self.margin)
+            else:
+                loss = nce_loss(e_pos, e_neg, temperature=self.temperature)
+            loss = loss + self.energy_reg * energy_magnitude(e_pos, e_neg).mean()
+            if not torch.isfinite(loss):
+                self.skipped_lossnet_steps += 1
+                warnings.warn(
+                    f"sealloss: non-finite loss-net loss at step {self.steps}; loss-net step "
+                    f"skipped ({self.skipped_lossnet_steps} so far)",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+                break
+            self.lossnet_optimizer.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+            loss.backward()
+            self._all_reduce_lossnet_grads()
+            grads_ok = all(
+                p.grad is None or torch.isfinite(p.grad).all() for p in net.parameters()
+            )
+            if not grads_ok:
+                self.skipped_lossnet_steps += 1
+                self.lossnet_optimizer.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+                warnings.warn(
+                    f"sealloss: non-finite loss-net gradients at step {self.steps}; skipped",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+                break
+            if self.grad_clip:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), self.grad_clip)
+            self.lossnet_optimizer.step()  # type: ignore[union-attr]
+            self.lossnet_updates += 1
+            stats.lossnet_updated = True
+            stats.lossnet_loss = float(loss.detach())
+            with torch.no_grad():
+                gap = e_neg[:, 0] - e_pos  # prediction gap, before this update
+                stats.energy_gt = float(e_pos.mean())
+                stats.energy_gap = float(gap.mean())
+                sd = float(gap.std()) if gap.numel() > 1 else float("nan")
+                stats.gap_snr = stats.energy_gap / sd if sd and sd > 0 else float("nan")
+                stats.margin_violations = float(
+                    (gap < self.margin * cost[:, 0]).float().mean()
+                )
+        net.train(was_training)
+
+    def _all_reduce_lossnet_grads(self) -> None:
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return
+        world = torch.distributed.get_world_size()
+        if world == 1:
+            return
+        for p in self.lossnet.parameters():
+            if p.grad is not None:
+                torch.distributed.all_reduce(p.grad)
+                p.grad.div_(world)
+
+    # ------------------------------------------------------------------ pose-net term
+    def _energy_surrogate(
+        self, x: Tensor, y_hat: Tensor, y_gt: Tensor, stats: SealStats
+    ) -> Tensor | None:
+        """Value ``mean E(x, y_hat)``; gradient w.r.t. ``y_hat`` that of the mean energy.
+
+        ``None`` (and a warning) when the energy or its gradient is not finite.
+        """
+        n = y_hat.shape[0]
+        if self.score_fraction < 1.0 and n > 1:
+            m = max(1, int(math.ceil(self.score_fraction * n)))
+            sel = torch.randperm(n, generator=self.generator)[:m].to(y_hat.device)
+            x, y_hat, y_gt = x[sel], y_hat[sel], y_gt[sel]
+        net = self.lossnet
+        was_training = net.training
+        net.eval()
+        leaf = self._to_net(y_hat.detach()).requires_grad_(True)
+        with torch.enable_grad(), torch.autocast(device_type=leaf.device.type, enabled=False):
+            e = net.energy(self._to_net(x.detach()), leaf).float()
+            (g,) = torch.autograd.grad(e.mean(), leaf)
+        net.train(was_training)
+        stats.scored = int(e.numel())
+        if not (torch.isfinite(e).all() and torch.isfinite(g).all()):
+            self.skipped_energy_steps += 1
+            warnings.warn(
+                f"sealloss: non-finite energy or energy gradient at step {self.steps}; the energy "
+                f"term is skipped for this batch ({self.skipped_energy_steps} so far)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return None
+        g = g.to(device=y_hat.device, dtype=y_hat.dtype)
+        stats.energy_pred = float(e.mean())
+        with torch.no_grad():
+            r = self.skeleton.root
+            yh_rel = y_hat.detach() - y_hat.detach()[:, r : r + 1]
+            yg_rel = y_gt.detach() - y_gt.detach()[:, r : r + 1]
+            stats.alignment = float(_alignment(g, yh_rel, yg_rel))
+        e_mean = e.mean().detach().to(y_hat.device)
+        return e_mean + (g * (y_hat - y_hat.detach())).sum()
+
+    def _update_lambda(self, loss_sup: Tensor, y_hat_up: Tensor, term: Tensor, stats) -> None:
+        need = self.lam_mode == "auto" or self.steps % self.log_every == 0
+        if not need or self.steps % self.force_every != 0:
+            return
+        if not (loss_sup.requires_grad and y_hat_up.requires_grad):
+            return
+        (g_sup,) = torch.autograd.grad(loss_sup, y_hat_up, retain_graph=True, allow_unused=True)
+        (g_e,) = torch.autograd.grad(term, y_hat_up, retain_graph=True, allow_unused=True)
+        if g_sup is None or g_e is None:
+            return
+        n_sup, n_e = float(g_sup.float().norm()), float(g_e.float().norm())
+        if not (math.isfinite(n_sup) and math.isfinite(n_e)) or n_sup == 0 or n_e == 0:
+            return
+        stats.force_ratio = self.lam * n_e / n_sup
+        if self.lam_mode == "auto":
+            per_unit = n_e / n_sup
+            ema = self._lam.ema_ratio
+            ema = per_unit if ema is None else self.lam_ema * ema + (1 - self.lam_ema) * per_unit
+            self._lam.ema_ratio = ema
+            lo, hi = self.lam_bounds
+            self._lam.value = min(hi, max(lo, self.target_force_ratio / ema))
+
+    # ------------------------------------------------------------------ public API
+    def energy_term(self, loss_sup: Tensor, x2d: Tensor, y_hat: Tensor, y_gt: Tensor) -> Tensor:
+        """Run the loss-net update(s) and return ``lam * mean E(x, y_hat)`` only.
+
+        For loops that backpropagate their loss in an unusual way (MixSTE/KTPFormer call
+        ``loss.backward(loss.clone().detach())``): call ``.backward(retain_graph=True)`` on this
+        term separately. Returns a zero tensor (keeping the graph) when the term is skipped.
+        """
+        stats = SealStats(step=self.steps)
+        x, yh, yg = self._canonical(x2d, y_hat, y_gt)
+        if yh.shape[0] == 0:
+            self.steps += 1
+            self.last_stats = stats
+            return loss_sup.new_zeros(())
+        if self.mode != "static" and self.steps % self.update_every == 0:
+            self._lossnet_update(x.detach(), yg.detach(), yh.detach(), stats)
+        term = self._energy_surrogate(x, yh, yg, stats)
+        if term is None:
+            out = loss_sup.new_zeros(()) * 0.0
+        else:
+            self._update_lambda(loss_sup, y_hat, term, stats)
+            out = self.lam * term
+        stats.lam = self.lam
+        stats.skipped_energy_steps = self.skipped_energy_steps
+        stats.skipped_lossnet_steps = self.skipped_lossnet_steps
+        self.last_stats = stats
+        if self.steps % self.log_every == 0:
+            log.info("sealloss step %d: %s", self.steps, _fmt(stats.as_dict()))
+        self.steps += 1
+        return out.to(loss_sup.dtype) if out.dtype != loss_sup.dtype else out
+
+    def __call__(self, loss_sup: Tensor, x2d: Tensor, y_hat: Tensor, y_gt: Tensor) -> Tensor:
+        """``loss_sup + lam * mean E(x2d, y_hat)`` after the loss-net update(s) of this batch."""
+        return loss_sup + self.energy_term(loss_sup, x2d, y_hat, y_gt)
+
+    def step(self, *args: Any, **kwargs: Any) -> Any:
+        """The wrapped pose-net optimizer's ``step``."""
+        if self.optimizer is None:
+            raise RuntimeError("AlternatingWrapper was built without an optimizer")
+        return self.optimizer.step(*args, **kwargs)
+
+    @property
+    def stats(self) -> dict[str, float]:
+        """Diagnostics of the last call as plain floats."""
+        return self.last_stats.as_dict()
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Loss-net weights, its optimizer, counters, auto-lambda state and the RNG state."""
+        return {
+            "lossnet": {k: v.detach().clone() for k, v in self.lossnet.state_dict().items()},
+            "lossnet_config": self.lossnet.config,
+            "lossnet_optimizer": (
+                self.lossnet_optimizer.state_dict() if self.lossnet_optimizer else None
+            ),
+            "steps": self.steps,
+            "lossnet_updates": self.lossnet_updates,
+            "skipped_energy_steps": self.skipped_energy_steps,
+            "skipped_lossnet_steps": self.skipped_lossnet_steps,
+            "lam_value": self._lam.value,
+            "lam_ema_ratio": self._lam.ema_ratio,
+            "generator": self.generator.get_state(),
+            "mode": self.mode,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state.get("mode", self.mode) != self.mode:
+            raise ValueError(
+                f"state was saved in mode {state['mode']!r}, this wrapper is {self.mode!r}"
+            )
+        self.lossnet.load_state_dict(state["lossnet"], strict=True)
+        if self.lossnet_optimizer is not None and state.get("lossnet_optimizer") is not None:
+            self.lossnet_optimizer.load_state_dict(state["lossnet_optimizer"])
+        self.steps = int(state["steps"])
+        self.lossnet_updates = int(state["lossnet_updates"])
+        self.skipped_energy_steps = int(state["skipped_energy_steps"])
+        self.skipped_lossnet_steps = int(state["skipped_lossnet_steps"])
+        self._lam.value = float(state["lam_value"])
+        self._lam.ema_ratio = state["lam_ema_ratio"]
+        self.generator.set_state(state["generator"])
+
+
+def _fmt(d: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.4g}" for k, v in d.items() if not math.isnan(v))
