@@ -96,6 +96,9 @@ def from_args(
         args: the namespace holding the flags added by :func:`add_arguments`.
         optimizer: the backbone's optimizer (the wrapper never steps it).
         backbone: adapter name (``sealloss.adapters.get(backbone, **adapter_kwargs)``).
+
+    The loss-net goes to ``cuda`` when CUDA is available (where every upstream script puts its
+    outputs), else stays on the CPU.
     """
     if not getattr(args, "seal", False):
         return PassThrough()
@@ -111,6 +114,8 @@ def from_args(
         mode=args.seal_mode,
         adapter=adapter,
         frames_per_clip=frames if frames > 0 else None,
+        # upstream scripts (DataParallel included) put their outputs on cuda:0 when available
+        device="cuda" if torch.cuda.is_available() else None,
     )
     resume = getattr(args, "seal_resume", "")
     if resume:
@@ -120,16 +125,19 @@ def from_args(
     return seal
 
 
-def sidecar_path(checkpoint_path: str) -> str:
-    """``ckpt/epoch_10.bin`` -> ``ckpt/epoch_10.seal.safetensors``."""
+def _stem(checkpoint_path: str) -> str:
     root, _ = os.path.splitext(checkpoint_path)
-    return root + ".seal.safetensors"
+    return root[: -len(".pth")] if root.endswith(".pth") else root
+
+
+def sidecar_path(checkpoint_path: str) -> str:
+    """``ckpt/epoch_10.bin`` (or ``.pth.tar``) -> ``ckpt/epoch_10.seal.safetensors``."""
+    return _stem(checkpoint_path) + ".seal.safetensors"
 
 
 def state_path(checkpoint_path: str) -> str:
     """``ckpt/epoch_10.bin`` -> ``ckpt/epoch_10.seal-state.pt``."""
-    root, _ = os.path.splitext(checkpoint_path)
-    return root + ".seal-state.pt"
+    return _stem(checkpoint_path) + ".seal-state.pt"
 
 
 def save_sidecar(seal: object, checkpoint_path: str) -> str | None:

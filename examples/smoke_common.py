@@ -201,19 +201,19 @@ def run(
             upstream loop holds it where the patch calls the wrapper).
         loss_fn: the upstream supervised loss ``(pred, y) -> scalar``.
         pattern: ``"add"`` (``loss = seal(loss, ...)``) or ``"backward"`` (MixSTE/KTPFormer:
-            ``seal.energy_term(...).backward(retain_graph=True)`` before the upstream
-            ``loss.backward(loss.clone().detach())``).
+            ``seal.energy_term(loss * loss.detach(), ...).backward(retain_graph=True)`` before
+            the upstream ``loss.backward(loss.clone().detach())``).
     """
     torch.manual_seed(args.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    lossnet = args.lossnet
+    lossnet = None if str(args.lossnet).lower() == "none" else args.lossnet
 
     def backward(seal, loss, x, pred, y):
         if pattern == "add":
             (seal(loss, x, pred, y) if seal is not None else loss).backward()
-        else:
+        else:  # L * L.detach() has the L * dL gradient that the next line applies
             if seal is not None:
-                seal.energy_term(loss, x, pred, y).backward(retain_graph=True)
+                seal.energy_term(loss * loss.detach(), x, pred, y).backward(retain_graph=True)
             loss.backward(loss.clone().detach())
 
     model.train()
@@ -233,7 +233,8 @@ def run(
             total.backward(retain_graph=True)
         else:
             if seal is not None:
-                seal.energy_term(loss_again, x, pred, y).backward(retain_graph=True)
+                seal.energy_term(loss_again * loss_again.detach(), x, pred, y).backward(
+                    retain_graph=True)
             loss_again.backward(loss_again.clone().detach(), retain_graph=True)
         grads[tag] = grad_vector(model)
         if tag == "lam":

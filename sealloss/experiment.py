@@ -157,7 +157,7 @@ def train_arm(
             opt.step()
             step_times.append(time.perf_counter() - t0)
             if step % log_every == 0 or b == steps_per_epoch - 1:
-                rec = {"step": step, "epoch": epoch, "loss_sup_mm": float(loss_sup) * 1000}
+                rec = {"step": step, "epoch": epoch, "loss_sup_mm": float(loss_sup.detach()) * 1000}
                 if seal is not None:
                     rec.update({f"seal_{k}": v for k, v in seal.stats.items()})
                 history.append(rec)

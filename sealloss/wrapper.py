@@ -36,6 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .checks import _MM_THRESHOLD_M, check_finite
 from .diagnostics import alignment as _alignment
 from .errors import PoseShapeError
 from .negatives import (
@@ -106,11 +107,45 @@ class _LamState:
 
 def _flatten_poses(x: Tensor, dim: int, what: str) -> tuple[Tensor, tuple[int, ...]]:
     if x.dim() < 3 or x.shape[-1] != dim:
+        hint = ""
+        if x.dim() >= 3 and x.shape[-1] in (2, 3) and dim in (2, 3):
+            hint = f"; a {x.shape[-1]}D pose was given where a {dim}D one is expected: swapped?"
         raise PoseShapeError(
             f"{what}: expected (B, J, {dim}) or (B, T, J, {dim}) canonical poses, got "
-            f"{tuple(x.shape)} (pass an adapter= to convert upstream layouts)"
+            f"{tuple(x.shape)} (pass an adapter= to convert upstream layouts{hint})"
         )
     return x.reshape(-1, x.shape[-2], dim), tuple(x.shape[:-2])
+
+
+def _world_size() -> int:
+    """Processes in the default ``torch.distributed`` group (1 when not initialised)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_world_size()
+    return 1
+
+
+def _all_ok(flag: bool, device: torch.device) -> bool:
+    """``flag`` agreed by every rank (logical AND); a collective when distributed.
+
+    Every rank must reach the same calls in the same order, or the job hangs: this is why a
+    step that one rank wants to skip is skipped by all of them.
+    """
+    if _world_size() == 1:
+        return flag
+    t = torch.tensor([0.0 if flag else 1.0], device=device)
+    torch.distributed.all_reduce(t)
+    return bool(t.item() == 0)
+
+
+def _mean_over_ranks(value: float | None, device: torch.device) -> float | None:
+    """Mean of the ranks' values (``None`` = no value on this rank); a collective when
+    distributed. ``None`` when no rank has a value."""
+    if _world_size() == 1:
+        return value
+    t = torch.tensor([value or 0.0, 0.0 if value is None else 1.0], device=device,
+                     dtype=torch.float64)
+    torch.distributed.all_reduce(t)
+    return float(t[0] / t[1]) if t[1] > 0 else None
 
 
 class AlternatingWrapper:
@@ -151,6 +186,11 @@ class AlternatingWrapper:
         grad_clip: max-norm clipping of the loss-net gradients (``None`` = off).
         seed: seeds the wrapper's own generator (negatives, subsets): deterministic runs.
         log_every: log diagnostics every this many calls (``logging`` INFO).
+
+    Distributed (``torch.distributed`` initialised): rank 0's loss-net is broadcast at the first
+    training call, loss-net gradients are averaged over the ranks, ranks agree before skipping
+    a loss-net step, and the auto-lambda force is averaged; so every rank must call the wrapper
+    the same number of times. Bad inputs, skipped steps and resume: ``docs/RELIABILITY.md``.
     """
 
     def __init__(
@@ -227,6 +267,7 @@ class AlternatingWrapper:
         self.skipped_energy_steps = 0
         self.skipped_lossnet_steps = 0
         self.last_stats = SealStats()
+        self._ranks_synced = False
         if mode == "static":
             self.lossnet.requires_grad_(False)
             self.lossnet_optimizer = None
@@ -266,24 +307,55 @@ class AlternatingWrapper:
         return self._lam.value
 
     # ------------------------------------------------------------------ conversion
-    def _canonical(self, x2d: Tensor, y_hat: Tensor, y_gt: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _canonical(
+        self, x2d: Tensor, y_hat: Tensor, y_gt: Tensor, subsample: bool = True
+    ) -> tuple[Tensor, Tensor, Tensor]:
         a = self.adapter
         if a is not None:
             x2d, y_hat, y_gt = a.inputs_2d(x2d), a.pred_3d(y_hat), a.target_3d(y_gt)
+        if x2d.dim() and y_hat.dim() and x2d.shape[-1] == 3 and y_hat.shape[-1] == 2:
+            raise PoseShapeError(
+                f"2D input {tuple(x2d.shape)} has 3 coordinates and prediction "
+                f"{tuple(y_hat.shape)} has 2: the arguments look swapped; the call is "
+                "seal(loss_sup, x2d, y_hat, y_gt)"
+            )
         if x2d.shape[:-1] != y_hat.shape[:-1] or y_gt.shape != y_hat.shape:
             raise PoseShapeError(
                 f"2D input {tuple(x2d.shape)}, prediction {tuple(y_hat.shape)} and target "
                 f"{tuple(y_gt.shape)} must share (B, [T,] J) after conversion"
             )
-        if y_hat.dim() == 4 and self.frames_per_clip and self.frames_per_clip < y_hat.shape[1]:
+        fpc = self.frames_per_clip if subsample else None
+        if y_hat.dim() == 4 and fpc and fpc < y_hat.shape[1]:
             t = y_hat.shape[1]
-            idx = torch.randperm(t, generator=self.generator)[: self.frames_per_clip]
+            idx = torch.randperm(t, generator=self.generator)[:fpc]
             idx = idx.to(y_hat.device)
             x2d, y_hat, y_gt = (v.index_select(1, idx) for v in (x2d, y_hat, y_gt))
         x2d, _ = _flatten_poses(x2d, 2, "2D input")
         y_hat, _ = _flatten_poses(y_hat, 3, "prediction")
         y_gt, _ = _flatten_poses(y_gt, 3, "target")
         return x2d, y_hat, y_gt
+
+    def _check_batch(self, x: Tensor, y_gt: Tensor) -> None:
+        """Data errors that must stop the run with a clear message (flattened canonical
+        ``x (N, J, 2)``, ``y_gt (N, J, 3)``): wrong joint count, NaN/Inf, millimetre targets."""
+        j = self.skeleton.num_joints
+        if x.shape[-2] != j:
+            raise PoseShapeError(
+                f"poses have {x.shape[-2]} joints but the skeleton {self.skeleton.name!r} has "
+                f"{j}: pass an adapter= (joint map) or a loss-net made for this skeleton"
+            )
+        check_finite(x, "x2d (2D input)")
+        check_finite(y_gt, "y_gt (3D target)")
+        if y_gt.shape[0]:
+            r = self.skeleton.root
+            with torch.no_grad():
+                med = float((y_gt - y_gt[:, r : r + 1]).float().norm(dim=-1).median())
+            if med > _MM_THRESHOLD_M:
+                raise PoseShapeError(
+                    f"y_gt (3D target): median joint distance from the root is {med:.1f}: the "
+                    "targets look like millimetres, but canonical poses are in metres (divide "
+                    "by 1000 or pass an adapter= that converts units)"
+                )
 
     def _to_net(self, t: Tensor) -> Tensor:
         p = next(self.lossnet.parameters())
@@ -322,18 +394,18 @@ class AlternatingWrapper:
             else:
                 loss = nce_loss(e_pos, e_neg, temperature=self.temperature)
             loss = loss + self.energy_reg * energy_magnitude(e_pos, e_neg).mean()
-            if not torch.isfinite(loss):
+            if not _all_ok(bool(torch.isfinite(loss)), loss.device):
                 self.skipped_lossnet_steps += 1
                 warnings.warn(
-                    f"sealloss: non-finite loss-net loss at step {self.steps}; loss-net step "
-                    f"skipped ({self.skipped_lossnet_steps} so far)",
+                    f"sealloss: non-finite loss-net loss at step {self.steps} (on this or "
+                    f"another rank); loss-net step skipped ({self.skipped_lossnet_steps} so far)",
                     RuntimeWarning,
                     stacklevel=4,
                 )
                 break
             self.lossnet_optimizer.zero_grad(set_to_none=True)  # type: ignore[union-attr]
             loss.backward()
-            self._all_reduce_lossnet_grads()
+            self._all_reduce_lossnet_grads()  # after it every rank holds the same gradients
             grads_ok = all(
                 p.grad is None or torch.isfinite(p.grad).all() for p in net.parameters()
             )
@@ -363,10 +435,20 @@ class AlternatingWrapper:
                 )
         net.train(was_training)
 
-    def _all_reduce_lossnet_grads(self) -> None:
-        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+    def _sync_ranks_once(self) -> None:
+        """Distributed: copy rank 0's loss-net weights to every rank, once, at the first
+        training call (the ranks may have initialised or loaded different weights)."""
+        if self._ranks_synced:
             return
-        world = torch.distributed.get_world_size()
+        self._ranks_synced = True
+        if _world_size() == 1:
+            return
+        with torch.no_grad():
+            for t in self.lossnet.state_dict().values():
+                torch.distributed.broadcast(t, src=0)
+
+    def _all_reduce_lossnet_grads(self) -> None:
+        world = _world_size()
         if world == 1:
             return
         for p in self.lossnet.parameters():
@@ -406,7 +488,7 @@ class AlternatingWrapper:
             )
             return None
         g = g.to(device=y_hat.device, dtype=y_hat.dtype)
-        stats.energy_pred = float(e.mean())
+        stats.energy_pred = float(e.detach().mean())
         with torch.no_grad():
             r = self.skeleton.root
             yh_rel = y_hat.detach() - y_hat.detach()[:, r : r + 1]
@@ -415,27 +497,71 @@ class AlternatingWrapper:
         e_mean = e.mean().detach().to(y_hat.device)
         return e_mean + (g * (y_hat - y_hat.detach())).sum()
 
-    def _update_lambda(self, loss_sup: Tensor, y_hat_up: Tensor, term: Tensor, stats) -> None:
-        need = self.lam_mode == "auto" or self.steps % self.log_every == 0
-        if not need or self.steps % self.force_every != 0:
-            return
-        if not (loss_sup.requires_grad and y_hat_up.requires_grad):
-            return
+    @staticmethod
+    def _force_per_unit(loss_sup: Tensor, y_hat_up: Tensor, term: Tensor | None) -> float | None:
+        """``||d term / d y_hat|| / ||d L_sup / d y_hat||`` on this rank (None: not measurable)."""
+        if term is None or not (loss_sup.requires_grad and y_hat_up.requires_grad):
+            return None
         (g_sup,) = torch.autograd.grad(loss_sup, y_hat_up, retain_graph=True, allow_unused=True)
         (g_e,) = torch.autograd.grad(term, y_hat_up, retain_graph=True, allow_unused=True)
         if g_sup is None or g_e is None:
-            return
+            return None
         n_sup, n_e = float(g_sup.float().norm()), float(g_e.float().norm())
         if not (math.isfinite(n_sup) and math.isfinite(n_e)) or n_sup == 0 or n_e == 0:
+            return None
+        return n_e / n_sup
+
+    def _update_lambda(
+        self, loss_sup: Tensor, y_hat_up: Tensor, term: Tensor | None, stats: SealStats
+    ) -> None:
+        """Measure the force ratio and, for ``lam="auto"``, move lambda towards the target.
+
+        Distributed: the per-unit force is averaged over the ranks (every rank reaches this call
+        at the same steps), so all ranks keep the same lambda.
+        """
+        need = self.lam_mode == "auto" or self.steps % self.log_every == 0
+        if not need or self.steps % self.force_every != 0:
             return
-        stats.force_ratio = self.lam * n_e / n_sup
-        if self.lam_mode == "auto":
-            per_unit = n_e / n_sup
-            ema = self._lam.ema_ratio
-            ema = per_unit if ema is None else self.lam_ema * ema + (1 - self.lam_ema) * per_unit
-            self._lam.ema_ratio = ema
-            lo, hi = self.lam_bounds
-            self._lam.value = min(hi, max(lo, self.target_force_ratio / ema))
+        per_unit = self._force_per_unit(loss_sup, y_hat_up, term)
+        if per_unit is not None:
+            stats.force_ratio = self.lam * per_unit
+        if self.lam_mode != "auto":
+            return
+        per_unit = _mean_over_ranks(per_unit, self.lossnet.device)
+        if per_unit is None:
+            return
+        ema = self._lam.ema_ratio
+        ema = per_unit if ema is None else self.lam_ema * ema + (1 - self.lam_ema) * per_unit
+        self._lam.ema_ratio = ema
+        lo, hi = self.lam_bounds
+        self._lam.value = min(hi, max(lo, self.target_force_ratio / ema))
+
+    def _eval_term(self, loss_sup: Tensor, x2d: Tensor, y_hat: Tensor, y_gt: Tensor) -> Tensor:
+        """``lam * mean E(x, y_hat)`` as a value, for calls under ``torch.no_grad()``
+        (validation): no loss-net update, no lambda update, no counter or RNG change."""
+        x, yh, yg = self._canonical(x2d, y_hat, y_gt, subsample=False)
+        self._check_batch(x, yg)
+        zero = loss_sup.new_zeros(())
+        if yh.shape[0] == 0:
+            return zero
+        net = self.lossnet
+        was_training = net.training
+        net.eval()
+        ok = bool(torch.isfinite(yh).all())
+        if ok:
+            with torch.autocast(device_type=yh.device.type, enabled=False):
+                e = net.energy(self._to_net(x), self._to_net(yh)).float()
+            ok = bool(torch.isfinite(e).all())
+        net.train(was_training)
+        if not ok:
+            warnings.warn(
+                "sealloss: non-finite prediction or energy in an evaluation call (no_grad); "
+                "the energy term is reported as 0",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return zero
+        return (self.lam * e.mean()).to(device=loss_sup.device, dtype=loss_sup.dtype)
 
     # ------------------------------------------------------------------ public API
     def energy_term(self, loss_sup: Tensor, x2d: Tensor, y_hat: Tensor, y_gt: Tensor) -> Tensor:
@@ -443,21 +569,47 @@ class AlternatingWrapper:
 
         For loops that backpropagate their loss in an unusual way (MixSTE/KTPFormer call
         ``loss.backward(loss.clone().detach())``): call ``.backward(retain_graph=True)`` on this
-        term separately. Returns a zero tensor (keeping the graph) when the term is skipped.
+        term separately. Returns a zero tensor that still accepts ``.backward()`` when the term
+        is skipped (empty batch, non-finite prediction or energy).
+
+        Under ``torch.no_grad()`` (validation) it only scores: no loss-net update, no lambda
+        update, no change of counters or RNG state.
+
+        Raises:
+            PoseShapeError: wrong shapes or joint count, 2D/3D swapped, targets in millimetres.
+            NonFiniteError: NaN/Inf in ``x2d`` or ``y_gt`` (a data error). A non-finite
+                prediction ``y_hat`` is not an error: the step's energy term and loss-net update
+                are skipped with a ``RuntimeWarning`` and counted in ``skipped_energy_steps``.
         """
+        if not torch.is_grad_enabled():
+            return self._eval_term(loss_sup, x2d, y_hat, y_gt)
         stats = SealStats(step=self.steps)
         x, yh, yg = self._canonical(x2d, y_hat, y_gt)
-        if yh.shape[0] == 0:
-            self.steps += 1
-            self.last_stats = stats
-            return loss_sup.new_zeros(())
+        self._check_batch(x, yg)
+        self._sync_ranks_once()
+        n = yh.shape[0]
+        usable = n > 0 and bool(torch.isfinite(yh.detach()).all())
+        if n > 0 and not usable:
+            self.skipped_energy_steps += 1
+            warnings.warn(
+                f"sealloss: non-finite prediction y_hat at step {self.steps}; the energy term and "
+                f"the loss-net update are skipped for this batch ({self.skipped_energy_steps} "
+                "skipped so far)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         if self.mode != "static" and self.steps % self.update_every == 0:
-            self._lossnet_update(x.detach(), yg.detach(), yh.detach(), stats)
-        term = self._energy_surrogate(x, yh, yg, stats)
+            # every rank updates or none does (the update all-reduces gradients)
+            if _all_ok(usable, self.lossnet.device):
+                self._lossnet_update(x.detach(), yg.detach(), yh.detach(), stats)
+            elif n > 0 or _world_size() > 1:
+                self.skipped_lossnet_steps += 1
+        term = self._energy_surrogate(x, yh, yg, stats) if usable else None
+        self._update_lambda(loss_sup, y_hat, term, stats)
         if term is None:
-            out = loss_sup.new_zeros(()) * 0.0
+            needs_grad = loss_sup.requires_grad or y_hat.requires_grad
+            out = loss_sup.new_zeros(()).requires_grad_(needs_grad)
         else:
-            self._update_lambda(loss_sup, y_hat, term, stats)
             out = self.lam * term
         stats.lam = self.lam
         stats.skipped_energy_steps = self.skipped_energy_steps

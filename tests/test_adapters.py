@@ -16,6 +16,7 @@ from sealloss.adapters.hooks import (
     from_args,
     save_sidecar,
     sidecar_path,
+    state_path,
 )
 from sealloss.adapters.simplebaseline import SimpleBaselineAdapter
 
@@ -405,4 +406,24 @@ def test_hook_flags_and_pass_through(tmp_path):
     assert off(loss, None, None, None) is loss
     off.energy_term(loss).backward()  # a no-op backward, no error
     assert sidecar_path(str(tmp_path / "epoch_3.bin")) == str(tmp_path / "epoch_3.seal.safetensors")
+    assert sidecar_path("c/latest_epoch.pth.tr") == "c/latest_epoch.seal.safetensors"
+    assert state_path("c/ckpt_best.pth.tar") == "c/ckpt_best.seal-state.pt"
     assert save_sidecar(off, str(tmp_path / "x.bin")) is None
+
+
+def test_from_args_builds_a_wrapper_and_the_sidecar_round_trips(tmp_path):
+    p = add_arguments(argparse.ArgumentParser())
+    args = p.parse_args(["--seal", "--seal-lossnet", "none", "--seal-lambda", "0.01"])
+    seal = from_args(args, None, "mixste")
+    assert seal.adapter.name == "mixste" and seal.frames_per_clip == 8 and seal.lam == 0.01
+    x, y_hat, y = upstream_batch("mixste")
+    y_hat.requires_grad_(True)
+    seal(torch.zeros((), requires_grad=True), x, y_hat, y).backward()
+    ckpt = str(tmp_path / "epoch_1.bin")
+    assert save_sidecar(seal, ckpt) == sidecar_path(ckpt)
+    args2 = p.parse_args(["--seal", "--seal-lossnet", sidecar_path(ckpt), "--seal-mode", "dynamic",
+                          "--seal-resume", state_path(ckpt)])
+    seal2 = from_args(args2, None, "mixste")
+    assert seal2.steps == seal.steps == 1
+    for a, b in zip(seal.lossnet.state_dict().values(), seal2.lossnet.state_dict().values()):
+        assert torch.equal(a, b)

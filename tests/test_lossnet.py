@@ -11,6 +11,7 @@ from torch import nn
 from sealloss.canonical import CanonicalSpec
 from sealloss.errors import NonFiniteError, PoseShapeError, SkeletonMismatchError
 from sealloss.nn import (
+    EdgePattern,
     EnergyOutput,
     GraphormerLossNet,
     HopBias,
@@ -161,13 +162,45 @@ def test_translation_invariance(make):
     assert (net.energy(x, y * 1.3) - e).abs().min() > 1e-6
 
 
+def test_structural_features_see_a_joint_swap_without_hop_bias():
+    net = _net(torch.float64)
+    x, y = _poses(3, dtype=torch.float64)
+    swap = list(range(17))
+    swap[3], swap[10] = 10, 3
+    with torch.no_grad():
+        net.encoder.joint_embedding.weight.zero_()
+        net.hop_bias.table.weight.zero_()
+    assert (net.energy(x[:, swap], y[:, swap]) - net.energy(x, y)).abs().min() > 1e-4
+
+
+def test_structural_features_values():
+    from sealloss.nn.encodings import joint_features
+
+    sk = H36M
+    y = torch.zeros(1, 17, 3, dtype=torch.float64)
+    y[0, 1] = torch.tensor([0.1, 0.0, 0.0])  # RHip 0.1 m from Hip
+    y[0, 4] = torch.tensor([-0.12, 0.0, 0.0])  # LHip 0.12 m
+    x = torch.zeros(1, 17, 2, dtype=torch.float64)
+    par = torch.tensor([p if p >= 0 else j for j, p in enumerate(sk.parents)])
+    mir = torch.tensor(sk.flip_permutation)
+    f = joint_features(x, y, par, mir, "structural", coord_scale=10.0, eps=0.0)
+    assert f.shape == (1, 17, 12)
+    torch.testing.assert_close(f[0, 1, 5:8], torch.tensor([1.0, 0, 0], dtype=torch.float64))
+    torch.testing.assert_close(f[0, 1, 10], torch.tensor(1.0, dtype=torch.float64))
+    torch.testing.assert_close(f[0, 4, 10], torch.tensor(1.2, dtype=torch.float64))
+    torch.testing.assert_close(f[0, 1, 11], torch.tensor(-0.2, dtype=torch.float64))
+    torch.testing.assert_close(f[0, 4, 11], torch.tensor(0.2, dtype=torch.float64))
+    assert f[0, 0].abs().sum() == 0  # root: zero bone, itself as mirror
+
+
 def test_permuting_joints_uses_the_hop_bias():
     """With identity embeddings off, only the hop bias can tell a degree-preserving joint swap.
 
     Swapping RFoot (3) and Head (10) keeps every degree but not the hop distances; the
-    left/right flip is a graph automorphism, so the hop bias cannot see it.
+    left/right flip is a graph automorphism, so the hop bias cannot see it. Positions-only
+    features, so that the encoder's parent/mirror features do not see the swap either.
     """
-    net = _net(torch.float64)
+    net = _net(torch.float64, features="positions")
     x, y = _poses(3, dtype=torch.float64)
     swap = list(range(17))
     swap[3], swap[10] = 10, 3
@@ -249,9 +282,77 @@ def test_mixed_skeleton_batch_matches_each_alone():
     torch.testing.assert_close(out.energy[:3], net.energy(xa, ya), atol=1e-9, rtol=0)
     alone = net.forward_graph(poses_to_batch(xb, yb, "humaneva15")).energy
     torch.testing.assert_close(out.energy[3:], alone, atol=1e-9, rtol=0)
+    slow = net.forward_graph(batch, fused=False).energy
+    torch.testing.assert_close(slow, out.energy, atol=1e-9, rtol=0)
     for g in range(2):  # one graph alone
         one = net.forward_graph(poses_to_batch(xb[g : g + 1], yb[g : g + 1], HE15)).energy
         torch.testing.assert_close(out.energy[3 + g], one[0], atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fused_and_pyg_message_passing_agree_with_dense_incl_parameter_grads(dtype):
+    """The three paths give the same energies, dE/dy and loss-net parameter gradients."""
+    net = _net(dtype, width=32, layers=2)
+    x, y = _poses(4, dtype=dtype)
+    names = [n for n, _ in net.named_parameters()]
+    runs = []
+    for path in ("dense", "fused", "pyg"):
+        yy = y.clone().requires_grad_(True)
+        if path == "dense":
+            e = net.energy(x, yy)
+        else:
+            e = net.forward_graph(poses_to_batch(x, yy, "h36m17"), fused=path == "fused").energy
+        grads = torch.autograd.grad((e * torch.arange(1.0, 5.0, dtype=dtype)).sum(), [yy] + [
+            p for _, p in net.named_parameters()
+        ], allow_unused=True)
+        runs.append((e, grads))
+    for e, grads in runs[1:]:
+        torch.testing.assert_close(e, runs[0][0], atol=1e-5, rtol=1e-5)
+        for name, g, g0 in zip(["y"] + names, grads, runs[0][1]):
+            if g0 is None:
+                assert g is None or not g.any(), name
+                continue
+            torch.testing.assert_close(g, g0, atol=1e-5, rtol=1e-4, msg=name)
+    hop_grad = runs[1][1][1 + names.index("hop_bias.table.weight")]
+    assert hop_grad.abs().sum() > 0  # the bias is trained through the fused path too
+
+
+def test_pyg_path_is_twice_differentiable():
+    net = _net(torch.float64, width=16, heads=2, layers=1)
+    x, y = _poses(2, dtype=torch.float64)
+    y = y.requires_grad_(True)
+    e = net.forward_graph(poses_to_batch(x, y, "h36m17"), fused=False).energy
+    (g,) = torch.autograd.grad(e.sum(), y, create_graph=True)
+    (gd,) = torch.autograd.grad(net.energy(x, y).sum(), y, create_graph=True)
+    (h1,) = torch.autograd.grad(g.square().sum(), y)
+    (h2,) = torch.autograd.grad(gd.square().sum(), y)
+    torch.testing.assert_close(h1, h2, atol=1e-8, rtol=1e-6)
+
+
+def test_edge_pattern_unsorted_edges_and_transpose():
+    """Shuffled edges: the pattern sorts them and the fused layer still matches propagate."""
+    torch.manual_seed(3)
+    att = SkeletonAttention(8, heads=2).double()
+    n = 5
+    src = torch.tensor([0, 1, 2, 3, 4, 0, 2, 4, 1, 3, 0])
+    dst = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4])
+    perm = torch.randperm(src.numel())
+    ei = torch.stack([src, dst])[:, perm]
+    pat = EdgePattern.from_edge_index(ei, n, heads=2)
+    assert pat.order is not None and pat.crow.tolist()[:6] == [0, 2, 4, 6, 8, 11]
+    vals = torch.arange(1.0, 1.0 + src.numel(), dtype=torch.float64)
+    dense_t = pat.matrix(torch.cat([vals, vals]), transpose=True).to_dense()[:n, :n]
+    torch.testing.assert_close(dense_t, pat.matrix(torch.cat([vals, vals])).to_dense()[:n, :n].T)
+    x = torch.randn(n, 8, dtype=torch.float64, requires_grad=True)
+    eb = torch.randn(src.numel(), 2, dtype=torch.float64)
+    a = att(x, ei, eb, pattern=pat)
+    b = att(x, ei, eb)
+    torch.testing.assert_close(a, b)
+    (ga,) = torch.autograd.grad(a.square().sum(), x)
+    (gb,) = torch.autograd.grad(b.square().sum(), x)
+    torch.testing.assert_close(ga, gb)
+    with pytest.raises(ValueError, match="heads"):
+        SkeletonAttention(8, heads=4).double()(x, ei, eb, pattern=pat)
 
 
 def test_unknown_skeleton_in_graph_batch():
@@ -309,3 +410,25 @@ def test_mlp_same_interface():
         out.energy.reshape(6), net.energy(x.reshape(6, 17, 2), y.reshape(6, 17, 3))
     )
     assert net.config["kind"] == "mlp" and net.config["width"] == 32
+
+
+# --------------------------------------------------------------------------- benchmark smoke
+def test_speed_benchmark_runs(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "lossnet_speed.py"
+    spec = importlib.util.spec_from_file_location("lossnet_speed", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out_file = tmp_path / "speed.json"
+    threads = torch.get_num_threads()
+    try:
+        out = mod.main(["--batches", "4", "--repeats", "1", "--out", str(out_file)])
+    finally:
+        torch.set_num_threads(threads)
+    saved = json.loads(out_file.read_text())
+    assert saved["ratios"]["4"].keys() == {"mp_fused/dense", "mp_pyg/dense", "mlp/dense"}
+    assert saved["results"]["4"]["dense"]["median_ms"] == out["results"]["4"]["dense"]["median_ms"]
+    assert set(saved["results"]["4"]) == {"dense", "mp_fused", "mp_pyg", "mlp", "batch_build"}

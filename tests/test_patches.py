@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from sealloss.adapters import available, get
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -34,7 +34,7 @@ def main() -> None:
                            layer_scale_init_value=1e-5, use_adaptive_fusion=True,
                            use_temporal_similarity=True, neighbour_num=2, num_joints=17,
                            n_frames=args.frames)
-    adapter = get("motionagformer")  # scale="gt"
+    adapter = get("motionagformer")  # scale="auto": 'gt' through convert(), else 'constant'
     sl = sc.load_slice(args.data, args.frames)
     gen = np.random.default_rng(args.seed)
 

@@ -6,8 +6,8 @@ Imports the model class and the loss functions from the checkout, builds 27-fram
 shared Human3.6M data with MotionBERT-style 2.5D labels (screen-normalised projection, depth
 scaled by f / Z_root and 2 / res_w) and (x, y, confidence = 1) inputs, makes the target
 root-relative as the upstream loop does (``rootrel``), and runs the checks of
-``examples/smoke_common.py``. It also reports how far the adapter's 'gt' scale policy puts the
-canonical target from the true metric pose.
+``examples/smoke_common.py``. It also reports how far the adapter's 'gt' and 'constant' scale
+policies put the canonical target from the true metric pose.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def main() -> None:
     model = DSTformer(dim_in=3, dim_out=3, dim_feat=64, dim_rep=128, depth=2, num_heads=4,
                       mlp_ratio=2, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
                       maxlen=args.frames, num_joints=17)
-    adapter = get("motionbert")  # scale="gt"
+    adapter = get("motionbert")  # scale="auto": 'gt' through convert(), else 'constant'
     sl = sc.load_slice(args.data, args.frames)
     gen = np.random.default_rng(args.seed)
 
@@ -48,12 +48,13 @@ def main() -> None:
         return loss_mpjpe(pred, y) + 0.5 * n_mpjpe(pred, y) + 20.0 * loss_velocity(pred, y)
 
     rows = sc.pick(sl, 16, np.random.default_rng(args.seed + 1))
-    metric = adapter.target_3d(torch.from_numpy(sc.two_point_five_d(sl, rows)))
-    true = torch.from_numpy(sl.y3d[rows])
-    ratio = (metric.norm(dim=-1).sum(-1) / true.norm(dim=-1).sum(-1)).flatten()
-    print(f"scale='gt': canonical target / true metric size, median {ratio.median():.3f}, "
-          f"range {ratio.min():.3f}-{ratio.max():.3f} (subject S1; reference bone "
-          f"{adapter.ref_bone_m:.4f} m)")
+    y25 = torch.from_numpy(sc.two_point_five_d(sl, rows))
+    true = torch.from_numpy(sl.y3d[rows]).norm(dim=-1).sum(-1).flatten()
+    for policy, metric in (("gt", adapter.target_3d(y25, ref=y25)),
+                           ("constant", adapter.target_3d(y25))):
+        ratio = metric.norm(dim=-1).sum(-1).flatten() / true
+        print(f"scale '{policy}': canonical target size / true metric size: median "
+              f"{ratio.median():.3f}, range {ratio.min():.3f}-{ratio.max():.3f}")
 
     rep = sc.run(backbone="motionbert", args=args, model=model, adapter=adapter, batches=batches,
                  loss_fn=loss_fn, pattern="add", frames_per_clip=8)

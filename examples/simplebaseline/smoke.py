@@ -108,12 +108,12 @@ def run_patched(upstream: Path, sl: sc.Slice, adapter, args) -> bool:
                str(Path(tmp) / "ckpt"), "--stat_2d", str(data / "stat_2d.npz"), "--epochs", "1",
                "--max_steps", str(max(args.steps, 2)), "--job", "0", "--linear_size", "128",
                "--seal", "--seal-lambda", str(args.lam)]
-        if args.lossnet:
-            cmd += ["--seal-lossnet", args.lossnet]
+        cmd += ["--seal-lossnet", args.lossnet or "none"]
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         out = subprocess.run(cmd, cwd=upstream, capture_output=True, text=True, env=env)
         sidecar = (Path(tmp) / "ckpt" / "ckpt_last.seal.safetensors").is_file()
-        tail = (out.stdout + out.stderr).strip().splitlines()[-3:]
+        lines = (out.stdout + out.stderr).strip().splitlines()
+        tail = [ln for ln in lines if ln.startswith("epoch")][-1:] or lines[-3:]
         print(f"{'PASS' if out.returncode == 0 and sidecar else 'FAIL'} main_seal.py "
               f"(patched script, {max(args.steps, 2)} steps, --seal): exit {out.returncode}, "
               f"loss-net sidecar written: {sidecar}; " + " | ".join(tail))

@@ -1,6 +1,6 @@
 """sealloss.nn: loss-nets ``E(x2d, y3d)`` and their building blocks."""
 
-from .attention import SkeletonAttention
+from .attention import EdgePattern, SkeletonAttention
 from .base import EnergyOutput, LossNet
 from .encodings import GraphToken, HopBias, JointEncoder, hop_codes
 from .graphormer import GraphormerBlock, GraphormerLossNet, poses_to_batch
@@ -13,6 +13,7 @@ __all__ = [
     "GraphormerBlock",
     "MLPLossNet",
     "SkeletonAttention",
+    "EdgePattern",
     "JointEncoder",
     "HopBias",
     "GraphToken",

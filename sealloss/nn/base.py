@@ -157,11 +157,12 @@ class LossNet(nn.Module, ABC):
         return self.forward(x2d, y3d).energy
 
     # ------------------------------------------------------------------ weights
-    def save(self, path) -> None:
-        """Write weights and config to a safetensors file (:func:`sealloss.hub.save_lossnet`)."""
+    def save(self, path):
+        """Write weights and config to a safetensors file (:func:`sealloss.hub.save_lossnet`);
+        returns the path."""
         from ..hub import save_lossnet
 
-        save_lossnet(self, path)
+        return save_lossnet(self, path)
 
     @classmethod
     def from_pretrained(

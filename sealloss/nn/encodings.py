@@ -26,6 +26,8 @@ __all__ = [
     "TOKEN_SELF",
     "hop_codes",
     "JointEncoder",
+    "joint_features",
+    "FEATURE_SETS",
     "HopBias",
     "GraphToken",
 ]
@@ -50,31 +52,78 @@ def hop_codes(skeleton: Skeleton, device: torch.device | str | None = None) -> T
     return codes
 
 
+FEATURE_SETS = {"positions": 5, "structural": 12}
+
+
+def joint_features(
+    x2d: Tensor,
+    y3d: Tensor,
+    parent: Tensor,
+    mirror: Tensor,
+    features: str = "structural",
+    coord_scale: float = 10.0,
+    eps: float = 1e-4,
+) -> Tensor:
+    r"""Per-joint input features of the early-fusion encoder.
+
+    ``"positions"``: ``[x_j, s y_j]`` (5). ``"structural"`` adds each joint's bone to its parent
+    in 3D (``s (y_j - y_{p(j)})``, 3) and 2D (``x_j - x_{p(j)}``, 2), the bone length
+    ``s |y_j - y_{p(j)}|`` (1, smoothed by ``eps`` so its gradient is finite at zero) and the
+    difference between that length and the mirror joint's (1), so bone lengths and left/right
+    symmetry are visible to the first layer (12 in all). ``s = coord_scale`` (default 10:
+    decimetres) keeps centimetre differences from vanishing beside the embeddings.
+
+    Args:
+        x2d: ``(..., J, 2)`` canonical 2D (dense) or ``(N, 2)`` node features (graph).
+        y3d: ``(..., J, 3)`` or ``(N, 3)`` canonical metres.
+        parent: ``(J,)`` or ``(N,)`` index (along dim -2) of each joint's parent (root: itself).
+        mirror: same layout: index of each joint's left/right mirror (itself if none).
+
+    Returns:
+        ``(..., J, F)`` or ``(N, F)`` features, ``F = FEATURE_SETS[features]``.
+    """
+    y = y3d * coord_scale
+    if features == "positions":
+        return torch.cat([x2d, y], dim=-1)
+    if features != "structural":
+        raise ValueError(f"unknown feature set {features!r}; use one of {sorted(FEATURE_SETS)}")
+    b3 = y - y.index_select(-2, parent)
+    b2 = x2d - x2d.index_select(-2, parent)
+    length = (b3.pow(2).sum(-1, keepdim=True) + eps * eps).sqrt() - eps
+    asym = length - length.index_select(-2, mirror)
+    return torch.cat([x2d, y, b3, b2, length, asym], dim=-1)
+
+
 class JointEncoder(nn.Module):
     r"""Early-fusion joint tokens.
 
     .. math::
-        h_j = W [x_j \,\|\, y_j] + b + e^{\text{id}}_{\text{id}(j)} + e^{\text{deg}}_{\deg(j)}
+        h_j = W f_j + b + e^{\text{id}}_{\text{id}(j)} + e^{\text{deg}}_{\deg(j)}
 
-    with ``x_j`` the canonical 2D position (screen frame, root-centred) and ``y_j`` the canonical
-    3D position (metres, root-relative) of joint ``j``; degrees are clamped at ``max_degree``.
+    with ``f_j`` the per-joint features of :func:`joint_features` (built from the canonical 2D
+    and 3D position of joint ``j`` and of its parent and mirror joints); degrees are clamped at
+    ``max_degree``.
 
     Args:
         width: token width ``C``.
         num_joint_ids: size of the joint-identity vocabulary.
         max_degree: largest degree with its own embedding (default 8).
+        in_features: feature width ``F`` (5 for positions only, 12 for structural features).
 
     Shapes:
-        - x2d ``(..., 2)``, y3d ``(..., 3)``, joint_ids ``(...)`` or broadcastable, degrees idem.
+        - features ``(..., F)``, joint_ids ``(...)`` or broadcastable, degrees idem.
         - output ``(..., C)``.
     """
 
-    def __init__(self, width: int, num_joint_ids: int, max_degree: int = 8) -> None:
+    def __init__(
+        self, width: int, num_joint_ids: int, max_degree: int = 8, in_features: int = 5
+    ) -> None:
         super().__init__()
         self.width = width
         self.num_joint_ids = num_joint_ids
         self.max_degree = max_degree
-        self.proj = nn.Linear(5, width)
+        self.in_features = in_features
+        self.proj = nn.Linear(in_features, width)
         self.joint_embedding = nn.Embedding(num_joint_ids, width)
         self.degree_embedding = nn.Embedding(max_degree + 1, width)
         self.reset_parameters()
@@ -90,13 +139,13 @@ class JointEncoder(nn.Module):
             degrees.clamp(max=self.max_degree)
         )
 
-    def forward(self, x2d: Tensor, y3d: Tensor, joint_ids: Tensor, degrees: Tensor) -> Tensor:
-        return self.proj(torch.cat([x2d, y3d], dim=-1)) + self.embeddings(joint_ids, degrees)
+    def forward(self, features: Tensor, joint_ids: Tensor, degrees: Tensor) -> Tensor:
+        return self.proj(features) + self.embeddings(joint_ids, degrees)
 
     def __repr__(self) -> str:
         return (
             f"{self.__class__.__name__}({self.width}, num_joint_ids={self.num_joint_ids}, "
-            f"max_degree={self.max_degree})"
+            f"max_degree={self.max_degree}, in_features={self.in_features})"
         )
 
 

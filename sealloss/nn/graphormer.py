@@ -15,7 +15,7 @@ from ..errors import PoseShapeError, SkeletonMismatchError
 from ..skeleton import Skeleton, get_skeleton
 from .attention import EdgePattern, SkeletonAttention
 from .base import EnergyOutput, LossNet
-from .encodings import GraphToken, HopBias, JointEncoder, hop_codes
+from .encodings import FEATURE_SETS, GraphToken, HopBias, JointEncoder, hop_codes, joint_features
 
 __all__ = ["GraphormerBlock", "GraphormerLossNet", "poses_to_batch", "ACTIVATIONS"]
 
@@ -130,8 +130,12 @@ class GraphormerLossNet(LossNet):
         max_hop: int | None = None,
         max_degree: int = 8,
         spec: CanonicalSpec | None = None,
+        features: str = "structural",
+        coord_scale: float = 10.0,
     ) -> None:
         super().__init__(skeleton, spec)
+        if features not in FEATURE_SETS:
+            raise ValueError(f"unknown feature set {features!r}; use one of {sorted(FEATURE_SETS)}")
         known: dict[str, Skeleton] = {self.skeleton.name: self.skeleton}
         for s in extra_skeletons:
             sk = Skeleton.from_dict(s) if isinstance(s, dict) else get_skeleton(s)
@@ -155,9 +159,13 @@ class GraphormerLossNet(LossNet):
                 max_hop if max_hop is not None else max(s.max_hop for s in known.values())
             ),
             "max_degree": int(max_degree),
+            "features": features,
+            "coord_scale": float(coord_scale),
         }
         make_activation(activation)  # validate early
-        self.encoder = JointEncoder(width, len(vocab), self._hp["max_degree"])
+        self.encoder = JointEncoder(
+            width, len(vocab), self._hp["max_degree"], FEATURE_SETS[features]
+        )
         self.token = GraphToken(width)
         self.hop_bias = HopBias(heads, self._hp["max_hop"])
         self.blocks = nn.ModuleList(
@@ -169,18 +177,27 @@ class GraphormerLossNet(LossNet):
         self.reset_parameters()
 
         # index tensors, cached once (not saved: they follow from the skeletons)
-        ids, deg, self._offset = [], [], {}
+        ids, deg, par, mir, self._offset = [], [], [], [], {}
         for name, sk in known.items():
             self._offset[name] = sum(len(i) for i in ids)
             ids.append([vocab.index(n) for n in sk.joint_names])
             deg.append(list(sk.degrees))
-        flat_ids = torch.tensor([i for row in ids for i in row], dtype=torch.long)
-        flat_deg = torch.tensor([d for row in deg for d in row], dtype=torch.long)
+            par.append([p if p >= 0 else j for j, p in enumerate(sk.parents)])
+            mir.append(list(sk.flip_permutation))
+
+        def flat(rows: list[list[int]]) -> Tensor:
+            return torch.tensor([i for row in rows for i in row], dtype=torch.long)
+
+        flat_ids, flat_deg = flat(ids), flat(deg)
         self.register_buffer("_lut_ids", flat_ids, persistent=False)
         self.register_buffer("_lut_deg", flat_deg, persistent=False)
+        self.register_buffer("_lut_parent", flat(par), persistent=False)
+        self.register_buffer("_lut_mirror", flat(mir), persistent=False)
         j = self.skeleton.num_joints
         self.register_buffer("_dense_ids", flat_ids[:j].clone(), persistent=False)
         self.register_buffer("_dense_deg", flat_deg[:j].clone(), persistent=False)
+        self.register_buffer("_dense_parent", flat(par)[:j].clone(), persistent=False)
+        self.register_buffer("_dense_mirror", flat(mir)[:j].clone(), persistent=False)
         self.register_buffer(
             "_dense_buckets", self.hop_bias.bucket(hop_codes(self.skeleton)), persistent=False
         )
@@ -202,7 +219,11 @@ class GraphormerLossNet(LossNet):
     # ------------------------------------------------------------------ dense path
     def _energy(self, x2d: Tensor, y3d: Tensor, per_joint: bool) -> tuple[Tensor, Tensor | None]:
         n, j = x2d.shape[0], x2d.shape[1]
-        h = self.encoder(x2d, y3d, self._dense_ids, self._dense_deg)  # (N, J, C)
+        f = joint_features(
+            x2d, y3d, self._dense_parent, self._dense_mirror, self._hp["features"],
+            self._hp["coord_scale"],
+        )
+        h = self.encoder(f, self._dense_ids, self._dense_deg)  # (N, J, C)
         h = torch.cat([self.token(n).to(h.dtype), h], dim=1)  # (N, J + 1, C)
         bias = self.hop_bias.dense(self._dense_buckets).to(h.dtype)  # (H, L, L)
         bias = bias.expand(n, -1, -1, -1).contiguous()  # once for all layers (fused SDPA)
@@ -277,7 +298,13 @@ class GraphormerLossNet(LossNet):
         lut = torch.tensor(offs, dtype=torch.long, device=device)[batch.slot.to(device)]
         lut = lut + jidx.clamp(min=0)
         x, y = self._canonical_nodes(batch, x, y, token)
-        h = self.encoder(x, y, self._lut_ids[lut], self._lut_deg[lut])
+        # parent / mirror joints as node indices: node = graph start + 1 + joint index
+        node = torch.arange(x.shape[0], device=device)
+        start = node - jidx - 1  # the graph's token node
+        par = torch.where(token, node, start + 1 + self._lut_parent[lut])
+        mir = torch.where(token, node, start + 1 + self._lut_mirror[lut])
+        f = joint_features(x, y, par, mir, self._hp["features"], self._hp["coord_scale"])
+        h = self.encoder(f, self._lut_ids[lut], self._lut_deg[lut])
         h = torch.where(token.unsqueeze(-1), self.token.weight.to(h.dtype), h)
         edge_index = batch.edge_index.to(device)
         edge_bias = self.hop_bias(self.hop_bias.bucket(batch.hop.to(device)))  # (E, H)
@@ -285,7 +312,8 @@ class GraphormerLossNet(LossNet):
         if fused:
             rev = getattr(batch, "reverse_edge", None)
             rev = rev.to(device) if rev is not None else None
-            pattern = EdgePattern.from_edge_index(edge_index, h.shape[0], reverse=rev)
+            heads = self._hp["heads"]
+            pattern = EdgePattern.from_edge_index(edge_index, h.shape[0], heads, reverse=rev)
         for blk in self.blocks:
             h = blk(h, edge_index=edge_index, edge_bias=edge_bias, pattern=pattern)
         h = self.norm(h)

@@ -1,0 +1,92 @@
+"""Figures: files are valid images, skeleton lines sit where the pose is, bad shapes refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("matplotlib")
+
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.image import imread  # noqa: E402
+
+from sealloss.plots import (  # noqa: E402
+    _view,
+    draw_skeleton_3d,
+    plot_blame,
+    plot_pose_comparison,
+    plot_training_curves,
+)
+from sealloss.skeleton import get_skeleton  # noqa: E402
+
+SK = get_skeleton("h36m17")
+
+
+def _poses(n: int, seed: int = 0) -> np.ndarray:
+    g = np.random.default_rng(seed)
+    y = g.normal(scale=0.25, size=(n, SK.num_joints, 3)).astype(np.float32)
+    return y - y[:, :1]
+
+
+def _read(path: Path) -> np.ndarray:
+    img = imread(path)
+    assert img.ndim == 3 and img.shape[2] in (3, 4)
+    assert float(img[..., :3].std()) > 0.01, "image is blank"
+    return img
+
+
+def test_view_maps_camera_frame_to_plot_axes() -> None:
+    p = np.array([[1.0, 2.0, 3.0]])
+    np.testing.assert_array_equal(_view(p), [[1.0, 3.0, -2.0]])
+
+
+def test_skeleton_lines_follow_the_pose() -> None:
+    pose = _poses(1)[0]
+    fig = Figure()
+    ax = fig.add_subplot(projection="3d")
+    draw_skeleton_3d(ax, torch.from_numpy(pose), SK)
+    assert len(ax.lines) == len(SK.bones)
+    v = _view(pose.astype(np.float64))
+    for line, (parent, child) in zip(ax.lines, SK.bones):
+        xs, ys, zs = line.get_data_3d()
+        np.testing.assert_allclose(xs, v[[parent, child], 0], atol=1e-6)
+        np.testing.assert_allclose(ys, v[[parent, child], 1], atol=1e-6)
+        np.testing.assert_allclose(zs, v[[parent, child], 2], atol=1e-6)
+    colours = {line.get_color() for line in ax.lines}
+    assert len(colours) == 3  # left, right and centre line
+
+
+def test_pose_comparison_png(tmp_path: Path) -> None:
+    gt = _poses(2)
+    preds = {"plain": gt + 0.05, "SEAL": torch.from_numpy(gt + 0.02)}
+    x2d = np.random.default_rng(1).uniform(-0.5, 0.5, size=(2, SK.num_joints, 2))
+    one = _read(plot_pose_comparison(tmp_path / "a.png", gt[:1], {"p": gt[:1]}, SK))
+    two = _read(plot_pose_comparison(tmp_path / "sub" / "b.png", gt, preds, "h36m17", x2d=x2d,
+                                     titles=["0", "1"]))
+    assert two.shape[0] == pytest.approx(2 * one.shape[0], rel=0.05)  # one row per sample
+    # columns: 2D + GT + two predictions (4) vs GT + one prediction (2)
+    assert two.shape[1] == pytest.approx(2 * one.shape[1], rel=0.05)
+    with pytest.raises(ValueError, match="prediction 'p'"):
+        plot_pose_comparison(tmp_path / "c.png", gt, {"p": gt[:1]})
+
+
+def test_training_curves_png(tmp_path: Path) -> None:
+    hist = {
+        "plain": [{"step": s, "loss_sup_mm": 100.0 - s} for s in range(10)],
+        "SEAL": [{"step": s, "loss_sup_mm": 99.0 - s, "seal_energy_gap": 0.1 * s,
+                  "seal_force_ratio": float("nan") if s == 0 else 0.1} for s in range(10)],
+    }
+    img = _read(plot_training_curves(tmp_path / "curves.png", hist))
+    assert img.shape[1] > 2 * img.shape[0]  # three panels side by side
+
+
+def test_blame_png(tmp_path: Path) -> None:
+    poses = _poses(2)
+    blame = np.zeros((2, SK.num_joints))
+    blame[0, 3], blame[1, 12] = 1.0, 0.5
+    _read(plot_blame(tmp_path / "blame.png", poses, blame, SK, ["a", "b"]))
+    with pytest.raises(ValueError, match="blame"):
+        plot_blame(tmp_path / "x.png", poses, blame[:, :5], SK)
