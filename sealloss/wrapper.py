@@ -311,7 +311,11 @@ class AlternatingWrapper:
         self, x2d: Tensor, y_hat: Tensor, y_gt: Tensor, subsample: bool = True
     ) -> tuple[Tensor, Tensor, Tensor]:
         a = self.adapter
-        if a is not None:
+        if a is not None and hasattr(a, "convert"):
+            # one call, so adapters whose scale depends on the target (MotionBERT) stay consistent
+            c = a.convert(x2d, y_hat, y_gt)
+            x2d, y_hat, y_gt = c.x2d, c.pred, c.target
+        elif a is not None:
             x2d, y_hat, y_gt = a.inputs_2d(x2d), a.pred_3d(y_hat), a.target_3d(y_gt)
         if x2d.dim() and y_hat.dim() and x2d.shape[-1] == 3 and y_hat.shape[-1] == 2:
             raise PoseShapeError(
