@@ -202,7 +202,7 @@ def test_empty_batch_is_a_no_op(pairs):
     term.backward()
     assert seal.steps == 1 and seal.lossnet_updates == 0 and _same(before, _params(seal.lossnet))
     assert seal.skipped_energy_steps == 0 and seal.skipped_lossnet_steps == 0
-    assert float(seal(torch.tensor(0.25), x, y_hat, y)) == 0.25
+    assert float(seal(torch.tensor(0.25), x, y_hat, y).detach()) == 0.25
     assert seal.lossnet.energy(x, y).shape == (0,)
 
 
