@@ -147,15 +147,17 @@ def save_sidecar(seal: object, checkpoint_path: str) -> str | None:
     """
     if isinstance(seal, PassThrough):
         return None
+    from sealloss.checkpoint import save_checkpoint
     from sealloss.hub import save_lossnet
 
     path = sidecar_path(checkpoint_path)
     save_lossnet(seal.lossnet, path)
-    torch.save(seal.state_dict(), state_path(checkpoint_path))
+    save_checkpoint(state_path(checkpoint_path), wrapper=seal.state_dict())  # atomic
     return path
 
 
 def load_state(seal: object, path: str) -> None:
     """Restore a wrapper from a ``.seal-state.pt`` written by :func:`save_sidecar`."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    seal.load_state_dict(state)
+    from sealloss.checkpoint import load_checkpoint
+
+    seal.load_state_dict(load_checkpoint(path)["wrapper"])
