@@ -212,8 +212,8 @@ def main() -> None:
     ap.add_argument("--lossnet-batch", type=int, default=64)
     ap.add_argument("--lossnet-width", type=int, default=32)
     ap.add_argument("--lossnet-layers", type=int, default=2)
-    ap.add_argument("--w-bone", type=float, default=1.0)
-    ap.add_argument("--w-sym", type=float, default=1.0)
+    ap.add_argument("--w-bone", type=float, default=0.1, help="chosen on S8 validation")
+    ap.add_argument("--w-sym", type=float, default=0.1, help="chosen on S8 validation")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--validate", action="store_true",
                     help="train on S1/S5/S6/S7 and score on S8 only (for choosing settings)")
