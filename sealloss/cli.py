@@ -34,6 +34,12 @@ log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
+_THREADS_HELP = (
+    "torch CPU threads. 1 is safest: the loss-net runs many small ops, and when threads compete "
+    "for busy cores each op waits for the others (measured: a SEAL step took 4.4 s with 2 "
+    "threads on 2 cores with one core busy, 0.27 s with 1 thread); try more on an idle machine"
+)
+
 
 class CLIError(SealLossError):
     """Bad command-line input (missing key in a file, unreadable file, bad option value)."""
@@ -73,6 +79,22 @@ def _float_tensor(a: np.ndarray, what: str) -> Any:
     if not np.issubdtype(a.dtype, np.number):
         raise CLIError(f"{what} must be numeric, got dtype {a.dtype}")
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Any:
+    """Run with ``n`` torch CPU threads (``None``: unchanged), then restore the previous count."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None:
+        if n < 1:
+            raise CLIError(f"--threads must be at least 1, got {n}")
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- progress
@@ -297,10 +319,11 @@ def run_demo(
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    import torch
+    with _torch_threads(args.threads):
+        return _demo(args)
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+
+def _demo(args: argparse.Namespace) -> int:
     cfg = DemoConfig(data=args.data, data_root=args.data_root, out=args.out, epochs=args.epochs,
                      width=args.width, seeds=tuple(args.seeds), every=args.every,
                      quick=args.quick, plots=not args.no_plots)
@@ -339,13 +362,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- pretrain
 def _cmd_pretrain(args: argparse.Namespace) -> int:
+    with _torch_threads(args.threads):
+        return _pretrain(args)
+
+
+def _pretrain(args: argparse.Namespace) -> int:
     import torch
 
     from .hub import save_lossnet
     from .pretrain import PretrainConfig, format_ranking_table, pretrain_lossnet, ranking_report
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.quick:
         args.steps, args.batch_size, args.negatives = min(args.steps, 5), 16, 2
         args.width, args.layers, args.heads, args.max_test = 16, 1, 2, min(args.max_test, 64)
@@ -598,7 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seeds; each trains both arms with the same seed and data order")
     d.add_argument("--every", type=int, default=10,
                    help="Human3.6M: keep every n-th 10 Hz frame")
-    d.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    d.add_argument("--threads", type=int, default=1, help=_THREADS_HELP)
     d.add_argument("--quick", action="store_true",
                    help="tiny smoke run (seconds): small nets, a few steps")
     d.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
@@ -636,7 +662,7 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--sizes-mm", type=float, nargs="+", default=[10.0, 20.0, 40.0],
                     help="perturbation sizes (median MPJPE) of the ranking report")
     pt.add_argument("--report", default=None, help="also write the report to this JSON file")
-    pt.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    pt.add_argument("--threads", type=int, default=1, help=_THREADS_HELP)
     pt.add_argument("--quick", action="store_true", help="tiny smoke run (seconds)")
     pt.add_argument("--no-progress", action="store_true", help="no progress bar")
     pt.set_defaults(func=_cmd_pretrain)

@@ -244,6 +244,9 @@ def test_pretrain_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     rc, _, err = _run(capsys, "pretrain", "--steps", "0", "--out", str(tmp_path / "a"))
     assert rc == 2
     _one_line_error(err, "pretrain", "--steps must be at least 1")
+    rc, _, err = _run(capsys, "pretrain", "--threads", "0", "--out", str(tmp_path / "a"))
+    assert rc == 2
+    _one_line_error(err, "pretrain", "--threads must be at least 1")
     rc, _, err = _run(capsys, "pretrain", "--data", "h36m", "--data-root",
                       str(tmp_path / "missing"), "--out", str(tmp_path / "b"))
     assert rc == 2
@@ -256,8 +259,10 @@ def test_demo_quick_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     from matplotlib.image import imread
 
     out_dir = tmp_path / "demo"
+    threads = torch.get_num_threads()
     rc, out, _ = _run(capsys, "demo", "--quick", "--out", str(out_dir), "--no-progress")
     assert rc == 0
+    assert torch.get_num_threads() == threads  # --threads (default 1) is undone afterwards
     assert "SEAL - plain" in out and "MPJPE" in out
     for name in ("demo_skeletons.png", "demo_curves.png"):
         img = imread(out_dir / name)
@@ -310,3 +315,14 @@ def test_demo_bad_data_root(tmp_path: Path, capsys: pytest.CaptureFixture,
     assert rc == 2
     _one_line_error(err, "demo", "SEALLOSS_DATA")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.h36m
+def test_demo_quick_on_h36m(h36m_root: Path, tmp_path: Path,
+                            capsys: pytest.CaptureFixture) -> None:
+    rc, out, _ = _run(capsys, "demo", "--quick", "--data", "h36m", "--data-root", str(h36m_root),
+                      "--out", str(tmp_path / "h"), "--no-progress", "--no-plots")
+    assert rc == 0 and "Human3.6M" in out
+    res = json.loads((tmp_path / "h" / "results.json").read_text())
+    assert res["n_test"] == 32 and res["n_train"] > 10_000
+    assert not (tmp_path / "h" / "demo_skeletons.png").exists()
