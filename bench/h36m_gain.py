@@ -121,21 +121,16 @@ def summarise(results: dict, arms: list[str], seeds: list[int]) -> dict:
                           "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
                           "per_seed": vals}
                 if a != "plain" and "plain" in arms:
-                    d = [results[f"{a}/{sd}"]["eval"][s][m] - results[f"plain/{sd}"]["eval"][s][m]
-                         for sd in seeds]
-                    base = row_base = statistics.fmean(
-                        [results[f"plain/{sd}"]["eval"][s][m] for sd in seeds])
+                    base_vals = [results[f"plain/{sd}"]["eval"][s][m] for sd in seeds]
+                    d = [v - b for v, b in zip(vals, base_vals)]
+                    base = statistics.fmean(base_vals)
                     row[m]["diff_vs_plain"] = {
                         "mean": statistics.fmean(d),
                         "std": statistics.stdev(d) if len(d) > 1 else 0.0,
                         "per_seed": d,
                         "relative_pct": 100 * statistics.fmean(d) / base if base else float("nan"),
                     }
-                    del row_base
-            if "plain" in arms:
-                out[s][a] = row
-            else:
-                out[s][a] = row
+            out[s][a] = row
         out[s]["_gt_LSE_mm"] = statistics.fmean(
             [results[f"{arms[0]}/{sd}"]["eval"][s]["LSE_gt"] for sd in seeds])
     times = {a: [results[f"{a}/{sd}"]["step_time_s"] for sd in seeds] for a in arms}

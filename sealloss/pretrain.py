@@ -196,7 +196,7 @@ def ranking_report(
     net.eval()
     out: dict[str, dict[str, float]] = {}
 
-    def rank(neg_fn: Callable[[Tensor, Generator], Tensor]) -> tuple[float, float]:
+    def rank(neg_fn: Callable[[Tensor, torch.Generator], Tensor]) -> tuple[float, float]:
         wins, total, sizes = 0.0, 0, []
         for i in range(0, y3d.shape[0], batch_size):
             x, y = x2d[i : i + batch_size], y3d[i : i + batch_size]
@@ -236,8 +236,6 @@ def ranking_report(
         out[f"predictions:{name}"] = {"natural": wins / max(1, total), "median_mm": mpjpe}
     return out
 
-
-Generator = torch.Generator
 
 
 def format_ranking_table(report: dict[str, dict[str, float]]) -> str:

@@ -30,7 +30,7 @@ import logging
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -102,7 +102,6 @@ class SealStats:
 class _LamState:
     value: float
     ema_ratio: float | None = None  # EMA of force per unit lambda
-    history: list[float] = field(default_factory=list)
 
 
 def _flatten_poses(x: Tensor, dim: int, what: str) -> tuple[Tensor, tuple[int, ...]]:
