@@ -210,3 +210,15 @@ def test_lightning_dynamic_training_and_checkpoint(tmp_path: Path) -> None:
     assert state["steps"] == 3
     for k, v in net.state_dict().items():
         torch.testing.assert_close(state["lossnet"][k], v)
+
+
+def test_missing_lightning_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sealloss.integrations.lightning as mod
+
+    for name in ("lightning", "lightning.pytorch", "pytorch_lightning"):
+        monkeypatch.setitem(__import__("sys").modules, name, None)  # import raises ImportError
+    monkeypatch.setattr(mod, "_CACHE", {})
+    with pytest.raises(ImportError, match=r"sealloss\[lightning\]"):
+        mod.SealCallback  # noqa: B018
+    with pytest.raises(AttributeError):
+        mod.NoSuchThing  # noqa: B018
