@@ -201,7 +201,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=512)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--max-steps-per-epoch", type=int, default=None)
-    ap.add_argument("--force-ratio", type=float, default=0.1)
+    ap.add_argument("--force-ratio", type=float, default=0.3, help="chosen on S8 validation")
     ap.add_argument("--score-fraction", type=float, default=0.25)
     ap.add_argument("--update-every", type=int, default=2)
     ap.add_argument("--lossnet-batch", type=int, default=64)
