@@ -87,15 +87,6 @@ def pretraining_negatives(skeleton: Skeleton | str) -> NegativeMixer:
     )
 
 
-def _energies(net: LossNet, x: Tensor, y_pos: Tensor, y_neg: Tensor) -> tuple[Tensor, Tensor]:
-    """One fused forward: ``x (B,J,2)``, ``y_pos (B,J,3)``, ``y_neg (B,K,J,3)`` -> (B,), (B,K)."""
-    b, k = y_neg.shape[:2]
-    poses = torch.cat([y_pos.unsqueeze(1), y_neg], 1)
-    xs = x.unsqueeze(1).expand(b, k + 1, *x.shape[1:])
-    e = net.energy(xs, poses)
-    return e[:, 0], e[:, 1:]
-
-
 def pretrain_lossnet(
     x2d: Tensor,
     y3d: Tensor,
@@ -133,7 +124,7 @@ def pretrain_lossnet(
             hard = HardNegatives(sampler, steps=cfg.hard_steps, step_size=0.005, min_dist_m=0.01)
             neg = hard(y, cfg.num_negatives, gen, energy_fn=energy_fn).poses
             net.train()
-        e_pos, e_neg = _energies(net, x, y, neg)
+        e_pos, e_neg = net.ranking_energies(x, y, neg)
         if cfg.objective == "nce":
             loss = nce_loss(e_pos, e_neg, temperature=cfg.temperature)
         else:
@@ -201,7 +192,7 @@ def ranking_report(
         for i in range(0, y3d.shape[0], batch_size):
             x, y = x2d[i : i + batch_size], y3d[i : i + batch_size]
             neg = neg_fn(y, gen)
-            e_pos, e_neg = _energies(net, x, y, neg)
+            e_pos, e_neg = net.ranking_energies(x, y, neg)
             wins += float((e_neg > e_pos[:, None]).float().sum())
             total += e_neg.numel()
             sizes.append(perturbation_size(neg, y).flatten())
@@ -226,8 +217,8 @@ def ranking_report(
         p = pred - pred[:, sk.root : sk.root + 1]
         wins, total = 0.0, 0
         for i in range(0, y3d.shape[0], batch_size):
-            e_pos, e_neg = _energies(
-                net, x2d[i : i + batch_size], y3d[i : i + batch_size],
+            e_pos, e_neg = net.ranking_energies(
+                x2d[i : i + batch_size], y3d[i : i + batch_size],
                 p[i : i + batch_size].unsqueeze(1),
             )
             wins += float((e_neg > e_pos[:, None]).float().sum())

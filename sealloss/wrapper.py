@@ -381,17 +381,15 @@ class AlternatingWrapper:
         if self.negatives is not None and self.num_negatives > 0:
             negs.append(self.negatives(y_gt, self.num_negatives, self.generator).poses)
         y_neg = torch.cat(negs, dim=1)  # (n, K, J, 3)
-        kk = y_neg.shape[1]
         cost = task_cost(y_neg, y_gt)  # (n, K) metres
-        poses = torch.cat([y_gt.unsqueeze(1), y_neg], dim=1).reshape(n * (kk + 1), -1, 3)
-        xs = x.unsqueeze(1).expand(n, kk + 1, *x.shape[1:]).reshape(n * (kk + 1), -1, 2)
+        x, y_gt, y_neg = self._to_net(x), self._to_net(y_gt), self._to_net(y_neg)
         net = self.lossnet
         was_training = net.training
         net.train()
         for _ in range(self.k):
             with torch.autocast(device_type=x.device.type, enabled=False):
-                e = net.energy(self._to_net(xs), self._to_net(poses)).float().reshape(n, kk + 1)
-            e_pos, e_neg = e[:, 0], e[:, 1:]
+                e_pos, e_neg = net.ranking_energies(x, y_gt, y_neg)
+            e_pos, e_neg = e_pos.float(), e_neg.float()
             if self.objective == "margin":
                 loss = margin_loss(e_pos, e_neg, cost, margin=self.margin)
             else:

@@ -156,6 +156,22 @@ class LossNet(nn.Module, ABC):
         """Shortcut for ``self(x2d, y3d).energy``: ``(...)``."""
         return self.forward(x2d, y3d).energy
 
+    def ranking_energies(self, x2d: Tensor, y_pos: Tensor, y_neg: Tensor) -> tuple[Tensor, Tensor]:
+        """Energies of a ground truth and its K negatives in one fused forward.
+
+        Args:
+            x2d: ``(B, J, 2)`` 2D input, shared by every candidate of a sample.
+            y_pos: ``(B, J, 3)`` ground truth.
+            y_neg: ``(B, K, J, 3)`` negatives.
+
+        Returns:
+            ``e_pos (B,)`` and ``e_neg (B, K)``.
+        """
+        b, k = y_neg.shape[:2]
+        poses = torch.cat([y_pos.unsqueeze(1), y_neg], 1)
+        e = self.energy(x2d.unsqueeze(1).expand(b, k + 1, *x2d.shape[1:]), poses)
+        return e[:, 0], e[:, 1:]
+
     # ------------------------------------------------------------------ weights
     def save(self, path):
         """Write weights and config to a safetensors file (:func:`sealloss.hub.save_lossnet`);
