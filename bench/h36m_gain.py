@@ -22,7 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing as mp
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -30,7 +32,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sealloss.data import (
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from seal_variants import VARIANTS, seal_variant  # noqa: E402
+
+from sealloss.data import (  # noqa: E402
     TEST_SUBJECTS,
     TRAIN_SUBJECTS,
     fit_neck_nose_rule,
@@ -47,34 +52,49 @@ from sealloss.nn import GraphormerLossNet
 METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE", "LSE%", "BSLE%")
 
 
-def seal_kwargs(args: argparse.Namespace) -> dict:
-    """The SEAL arm's wrapper settings (chosen on S8 validation only; see README)."""
-    return {
-        "lossnet": None,  # built per run below (dynamic, fresh small Graphormer)
-        "lam": "auto",
-        "target_force_ratio": args.force_ratio,
-        "mode": "dynamic",
-        "score_fraction": args.score_fraction,
-        "update_every": args.update_every,
-        "lossnet_batch": args.lossnet_batch,
-        "num_negatives": 2,
-        "objective": "margin",
-        "margin": 20.0,
-        "lossnet_lr": 1e-3,
-    }
+_OVERRIDES = (
+    ("force_ratio", "target_force_ratio"),
+    ("score_fraction", "score_fraction"),
+    ("update_every", "update_every"),
+    ("lossnet_batch", "lossnet_batch"),
+)
 
 
-def make_arms(args: argparse.Namespace) -> list[ArmConfig]:
+def seal_kwargs(args: argparse.Namespace, seed: int, n_train: int) -> dict:
+    """The SEAL arm's wrapper settings: the named variant of ``bench/seal_variants.py`` (chosen on
+    S8 validation only; see README) with any settings given on the command line."""
+    _, kw = seal_variant(args.seal_variant, seed, n_train, train_config(args))
+    for flag, key in _OVERRIDES:
+        if getattr(args, flag) is not None:
+            kw[key] = getattr(args, flag)
+    if args.lossnet_width is not None or args.lossnet_layers is not None:
+        torch.manual_seed(10_000 + seed)
+        kw["lossnet"] = GraphormerLossNet(
+            "h36m17", width=args.lossnet_width or 32, layers=args.lossnet_layers or 2, heads=4)
+    return kw
+
+
+def _describe(kw: dict) -> dict:
+    out = {}
+    for k, v in kw.items():
+        if k == "lossnet" and hasattr(v, "config"):
+            v = {key: v.config.get(key) for key in ("kind", "width", "layers", "heads", "blocks")
+                 if key in v.config}
+        out[k] = v if isinstance(v, (int, float, str, bool, dict, type(None))) else repr(v)
+    return out
+
+
+def make_arms(args: argparse.Namespace, seed: int, n_train: int) -> list[ArmConfig]:
     arms = {
-        "plain": ArmConfig("plain"),
-        "explicit": ArmConfig("explicit", w_bone=args.w_bone, w_sym=args.w_sym),
-        "seal": ArmConfig("seal", seal=True, seal_kwargs=seal_kwargs(args)),
-        "seal+explicit": ArmConfig(
-            "seal+explicit", seal=True, seal_kwargs=seal_kwargs(args), w_bone=args.w_bone,
-            w_sym=args.w_sym,
+        "plain": lambda: ArmConfig("plain"),
+        "explicit": lambda: ArmConfig("explicit", w_bone=args.w_bone, w_sym=args.w_sym),
+        "seal": lambda: ArmConfig("seal", seal=True, seal_kwargs=seal_kwargs(args, seed, n_train)),
+        "seal+explicit": lambda: ArmConfig(
+            "seal+explicit", seal=True, seal_kwargs=seal_kwargs(args, seed, n_train),
+            w_bone=args.w_bone, w_sym=args.w_sym,
         ),
     }
-    return [arms[a] for a in args.arms]
+    return [arms[a]() for a in args.arms]
 
 
 def load_sets(args: argparse.Namespace):
@@ -190,6 +210,50 @@ def plot(summary: dict, arms: list[str], path: Path) -> None:
     plt.close(fig)
 
 
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(epochs=args.epochs, width=args.width, batch_size=args.batch_size,
+                       max_steps_per_epoch=args.max_steps_per_epoch)
+
+
+def run_seed(args: argparse.Namespace, seed: int, show_progress: bool) -> dict:
+    """Train and score every arm for one seed (arms back to back, same data order)."""
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.WARNING)
+    t_load = time.perf_counter()
+    x, y, sets = load_sets(args)
+    print(f"[seed {seed}] train pairs {x.shape[0]}, loaded in {time.perf_counter() - t_load:.1f} "
+          "s; test sets: " + ", ".join(f"{k} ({v.x2d.shape[0]})" for k, v in sets.items()),
+          flush=True)
+    cfg = train_config(args)
+    results: dict = {}
+    t0 = time.perf_counter()
+    for arm in make_arms(args, seed, x.shape[0]):
+        if arm.seal and "seal_settings" not in results:
+            results["seal_settings"] = _describe(arm.seal_kwargs)
+        total = (x.shape[0] // cfg.batch_size) * cfg.epochs
+        if cfg.max_steps_per_epoch:
+            total = min(total, cfg.max_steps_per_epoch * cfg.epochs)
+        bar = tqdm(total=total, desc=f"{arm.name} seed {seed}", leave=False,
+                   disable=not show_progress)
+
+        def progress(step, total, rec, bar=bar):
+            bar.n = step + 1
+            bar.set_postfix(loss=f"{rec['loss_sup_mm']:.1f}mm")
+            bar.refresh()
+
+        res = train_arm(arm, x, y, cfg, seed, progress=progress)
+        bar.close()
+        ev = evaluate_model(res.model, sets)
+        key = f"{arm.name}/{seed}"
+        results[key] = {"eval": ev, "step_time_s": res.step_time_s,
+                        "history": res.history[-5:]}
+        first = next(iter(ev))
+        print(f"{key}: {first} MPJPE {ev[first]['MPJPE']:.2f} LSE {ev[first]['LSE']:.2f} "
+              f"BSLE {ev[first]['BSLE']:.2f} step {1000 * res.step_time_s:.1f} ms "
+              f"[{(time.perf_counter() - t0) / 60:.1f} min]", flush=True)
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data-root", default=None)
@@ -201,15 +265,20 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=512)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--max-steps-per-epoch", type=int, default=None)
-    ap.add_argument("--force-ratio", type=float, default=0.3, help="chosen on S8 validation")
-    ap.add_argument("--score-fraction", type=float, default=0.25)
-    ap.add_argument("--update-every", type=int, default=2)
-    ap.add_argument("--lossnet-batch", type=int, default=64)
-    ap.add_argument("--lossnet-width", type=int, default=32)
-    ap.add_argument("--lossnet-layers", type=int, default=2)
+    ap.add_argument("--seal-variant", default="base", choices=VARIANTS,
+                    help="named SEAL settings of bench/seal_variants.py (chosen on S8)")
+    ap.add_argument("--force-ratio", type=float, default=None, help="override the variant's")
+    ap.add_argument("--score-fraction", type=float, default=None, help="override the variant's")
+    ap.add_argument("--update-every", type=int, default=None, help="override the variant's")
+    ap.add_argument("--lossnet-batch", type=int, default=None, help="override the variant's")
+    ap.add_argument("--lossnet-width", type=int, default=None, help="override the variant's")
+    ap.add_argument("--lossnet-layers", type=int, default=None, help="override the variant's")
     ap.add_argument("--w-bone", type=float, default=0.1, help="chosen on S8 validation")
     ap.add_argument("--w-sym", type=float, default=0.1, help="chosen on S8 validation")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads per process")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="seeds trained in parallel processes (use --threads 1 --jobs 2 on 2 "
+                         "cores); each seed's arms still run back to back in one process")
     ap.add_argument("--validate", action="store_true",
                     help="train on S1/S5/S6/S7 and score on S8 only (for choosing settings)")
     ap.add_argument("--out", default="bench/results/h36m_gain")
@@ -217,42 +286,19 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
 
-    t_load = time.perf_counter()
-    x, y, sets = load_sets(args)
-    print(f"train pairs {x.shape[0]}, loaded in {time.perf_counter() - t_load:.1f} s; "
-          f"test sets: " + ", ".join(f"{k} ({v.x2d.shape[0]})" for k, v in sets.items()))
-    cfg = TrainConfig(epochs=args.epochs, width=args.width, batch_size=args.batch_size,
-                      max_steps_per_epoch=args.max_steps_per_epoch)
-    arms = make_arms(args)
-    results: dict = {}
     t0 = time.perf_counter()
-    for seed in args.seeds:  # interleaved: each seed runs every arm back to back
-        for arm in arms:
-            if arm.seal:
-                torch.manual_seed(10_000 + seed)
-                arm.seal_kwargs["lossnet"] = GraphormerLossNet(
-                    "h36m17", width=args.lossnet_width, layers=args.lossnet_layers, heads=4)
-            total = (x.shape[0] // cfg.batch_size) * cfg.epochs
-            if cfg.max_steps_per_epoch:
-                total = min(total, cfg.max_steps_per_epoch * cfg.epochs)
-            bar = tqdm(total=total, desc=f"{arm.name} seed {seed}", leave=False)
-
-            def progress(step, total, rec, bar=bar):
-                bar.n = step + 1
-                bar.set_postfix(loss=f"{rec['loss_sup_mm']:.1f}mm")
-                bar.refresh()
-
-            res = train_arm(arm, x, y, cfg, seed, progress=progress)
-            bar.close()
-            ev = evaluate_model(res.model, sets)
-            key = f"{arm.name}/{seed}"
-            results[key] = {"eval": ev, "step_time_s": res.step_time_s,
-                            "history": res.history[-5:]}
-            first = next(iter(ev))
-            print(f"{key}: {first} MPJPE {ev[first]['MPJPE']:.2f} LSE {ev[first]['LSE']:.2f} "
-                  f"BSLE {ev[first]['BSLE']:.2f} step {1000 * res.step_time_s:.1f} ms "
-                  f"[{(time.perf_counter() - t0) / 60:.1f} min]")
-    names = [a.name for a in arms]
+    if args.jobs > 1:
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(min(args.jobs, len(args.seeds))) as pool:
+            parts = pool.starmap(run_seed, [(args, seed, False) for seed in args.seeds])
+    else:
+        parts = [run_seed(args, seed, True) for seed in args.seeds]
+    results: dict = {}
+    settings = None
+    for part in parts:
+        settings = part.pop("seal_settings", settings)
+        results.update(part)
+    names = list(args.arms)
     summary = summarise(results, names, args.seeds)
     table = format_table(summary, names)
     print(table)
@@ -260,9 +306,10 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "args": vars(args),
-        "seal_settings": {k: v for k, v in seal_kwargs(args).items() if k != "lossnet"},
-        "train_config": vars(cfg),
-        "machine": {"threads": torch.get_num_threads(), "device": "cpu",
+        "seal_variant": args.seal_variant,
+        "seal_settings": settings,
+        "train_config": vars(train_config(args)),
+        "machine": {"threads": args.threads, "jobs": args.jobs, "device": "cpu",
                     "torch": torch.__version__},
         "total_minutes": (time.perf_counter() - t0) / 60,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

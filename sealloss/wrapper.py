@@ -48,7 +48,8 @@ from .negatives import (
     Sampler,
 )
 from .nn.base import LossNet
-from .objectives import energy_magnitude, margin_loss, nce_loss, task_cost
+from .objectives import COST_KINDS, energy_magnitude, margin_loss, nce_loss
+from .objectives import task_cost as _task_cost
 from .skeleton import Skeleton, get_skeleton
 
 __all__ = ["AlternatingWrapper", "SealStats", "default_negatives"]
@@ -168,6 +169,10 @@ class AlternatingWrapper:
         lossnet_lr: Adam learning rate of the loss-net (ignored if ``lossnet_optimizer``).
         objective: ``"margin"`` (margin-rescaled hinge, per-sample MPJPE cost) or ``"nce"``.
         margin: energy units per metre of task cost (margin objective).
+        task_cost: the margin's per-negative cost Delta (:func:`sealloss.objectives.task_cost`):
+            ``"mpjpe"`` (default), ``"mse"``, ``"bone"`` (mean bone-length error) or
+            ``"mpjpe+bone"`` (their sum, metres): makes a structurally wrong negative need a
+            wider energy gap than a joint-noise one of equal MPJPE.
         temperature: NCE temperature.
         energy_reg: weight of the energy-magnitude regulariser.
         negatives: a :class:`~sealloss.negatives.Sampler` of synthetic negatives (``None``: only
@@ -207,6 +212,7 @@ class AlternatingWrapper:
         lossnet_optimizer: torch.optim.Optimizer | None = None,
         objective: str = "margin",
         margin: float = 10.0,
+        task_cost: str = "mpjpe",
         temperature: float = 1.0,
         energy_reg: float = 1e-3,
         negatives: Sampler | None | str = "default",
@@ -242,6 +248,9 @@ class AlternatingWrapper:
         self.update_every = max(1, int(update_every))
         self.objective = objective
         self.margin = float(margin)
+        if task_cost not in COST_KINDS:
+            raise ValueError(f"task_cost must be one of {COST_KINDS}, got {task_cost!r}")
+        self.task_cost = task_cost
         self.temperature = float(temperature)
         self.energy_reg = float(energy_reg)
         self.negatives = default_negatives(self.skeleton) if negatives == "default" else negatives
@@ -379,9 +388,24 @@ class AlternatingWrapper:
         y_hat = y_hat - y_hat[:, root : root + 1]
         negs = [y_hat.unsqueeze(1)]
         if self.negatives is not None and self.num_negatives > 0:
-            negs.append(self.negatives(y_gt, self.num_negatives, self.generator).poses)
+            x_net = self._to_net(x)
+            net_ = self.lossnet
+
+            def energy_fn(y: Tensor) -> Tensor:  # for hard negatives: (n, K, J, 3) -> (n, K)
+                kk = y.shape[1]
+                xx = x_net.unsqueeze(1).expand(-1, kk, -1, -1)
+                was = net_.training
+                net_.eval()
+                try:
+                    return net_.energy(xx, self._to_net(y)).to(y.dtype)
+                finally:
+                    net_.train(was)
+
+            negs.append(
+                self.negatives(y_gt, self.num_negatives, self.generator, energy_fn=energy_fn).poses
+            )
         y_neg = torch.cat(negs, dim=1)  # (n, K, J, 3)
-        cost = task_cost(y_neg, y_gt)  # (n, K) metres
+        cost = _task_cost(y_neg, y_gt, self.task_cost, skeleton=self.skeleton)  # (n, K)
         x, y_gt, y_neg = self._to_net(x), self._to_net(y_gt), self._to_net(y_neg)
         net = self.lossnet
         was_training = net.training

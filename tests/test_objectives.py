@@ -43,6 +43,44 @@ def test_task_cost_hand_values():
     assert torch.allclose(task_cost(y_neg, y_gt, "mse"), torch.tensor([[12.5, 4.0]]))
 
 
+def _h36m_pose():
+    from sealloss.skeleton import get_skeleton
+
+    sk = get_skeleton("h36m17")
+    g = torch.Generator().manual_seed(3)
+    y = torch.randn(1, 17, 3, generator=g) * 0.2
+    return sk, y
+
+
+def test_task_cost_bone_kinds_hand_values():
+    sk, y = _h36m_pose()
+    leaf = next(c for _, c in sk.bones if c not in {p for p, _ in sk.bones})
+    parent = next(p for p, c in sk.bones if c == leaf)
+    d = y[0, leaf] - y[0, parent]
+    y_neg = y.unsqueeze(1).repeat(1, 2, 1, 1)
+    y_neg[0, 0, leaf] += 0.16 * d / d.norm()  # leaf bone 16 cm longer
+    y_neg[0, 1, leaf] = y[0, parent] - d  # leaf bone reversed: same length, moved 2|d|
+    nb = len(sk.bones)
+    bone = task_cost(y_neg, y[0:1], "bone", skeleton="h36m17")
+    assert torch.allclose(bone, torch.tensor([[0.16 / nb, 0.0]]), atol=1e-6)
+    both = task_cost(y_neg, y[0:1], "mpjpe+bone", skeleton=sk)
+    mpjpe = torch.tensor([[0.16 / 17, 2 * float(d.norm()) / 17]])
+    assert torch.allclose(both, mpjpe + torch.tensor([[0.16 / nb, 0.0]]), atol=1e-6)
+
+
+def test_task_cost_bone_kinds_need_the_skeleton():
+    sk, y = _h36m_pose()
+    with pytest.raises(ValueError, match="needs the skeleton"):
+        task_cost(y.unsqueeze(1), y, "bone")
+    with pytest.raises(ValueError, match="needs the skeleton"):
+        MarginObjective(cost="mpjpe+bone")
+    with pytest.raises(PoseShapeError, match="16"):
+        task_cost(y[:, :16].unsqueeze(1), y[:, :16], "bone", skeleton=sk)
+    obj = MarginObjective(margin=1.0, cost="bone", skeleton=sk)
+    loss = obj(torch.zeros(1), torch.zeros(1, 1), y_neg=y.unsqueeze(1) * 1.1, y_gt=y)
+    assert float(loss) > 0
+
+
 def test_task_cost_errors():
     with pytest.raises(PoseShapeError, match="disagree"):
         task_cost(torch.zeros(2, 3, 17, 3), torch.zeros(2, 16, 3))

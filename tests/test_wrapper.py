@@ -163,3 +163,35 @@ def test_bad_shapes_are_named():
         AlternatingWrapper(None, GraphormerLossNet(width=8, layers=1, heads=2), mode="nope")
     with pytest.raises(ValueError, match="needs a pretrained"):
         AlternatingWrapper(None, None, mode="static")
+
+
+def test_hard_negatives_receive_the_current_energy():
+    from sealloss.negatives import GaussianNoise, HardNegatives
+
+    seen = {}
+
+    class Spy(HardNegatives):
+        def sample(self, y_gt, k, generator, energy_fn=None, **context):
+            seen["energy"] = energy_fn(y_gt.unsqueeze(1).repeat(1, k, 1, 1))
+            return super().sample(y_gt, k, generator, energy_fn=energy_fn, **context)
+
+    model, opt, seal = _setup(negatives=Spy(GaussianNoise("h36m17"), steps=2), lam=1e-3)
+    x, y = _data()
+    before = [p.clone() for p in seal.lossnet.parameters()]
+    _step(model, opt, seal, x, y)
+    assert seen["energy"].shape == (16, 2) and torch.isfinite(seen["energy"]).all()
+    assert seal.lossnet_updates == 1
+    assert any(not torch.equal(a, b) for a, b in zip(before, seal.lossnet.parameters()))
+
+
+def test_task_cost_sets_the_margin_and_is_checked():
+    x, y = _data()
+    losses = {}
+    for cost in ("mpjpe", "mpjpe+bone"):
+        model, opt, seal = _setup(task_cost=cost, lam=1e-3, margin=200.0, negatives=None)
+        _step(model, opt, seal, x, y)
+        losses[cost] = seal.stats["lossnet_loss"]
+    # same nets, same negatives (the predictions): the hinge grows by margin * bone cost > 0
+    assert losses["mpjpe+bone"] > losses["mpjpe"] + 1e-3
+    with pytest.raises(ValueError, match="task_cost"):
+        _setup(task_cost="l1")

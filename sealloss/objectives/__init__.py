@@ -4,7 +4,7 @@ Objectives never see the loss-net: they take ground-truth energies ``e_pos (B,)`
 energies ``e_neg (B, K)``.
 """
 
-from .margin import MarginObjective, margin_loss, task_cost
+from .margin import COST_KINDS, MarginObjective, margin_loss, task_cost
 from .nce import NCEObjective, nce_loss
 from .reducers import (
     AvgNonZeroReducer,
@@ -18,6 +18,7 @@ from .reducers import (
 from .regularisers import energy_magnitude, gradient_penalty
 
 __all__ = [
+    "COST_KINDS",
     "task_cost",
     "margin_loss",
     "MarginObjective",

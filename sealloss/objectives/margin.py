@@ -12,27 +12,38 @@ import torch
 from torch import nn
 
 from ..errors import PoseShapeError
+from ..skeleton import Skeleton, get_skeleton
 from .reducers import Reducer, Reduction, check_energies, reduce_loss
 
-__all__ = ["task_cost", "margin_loss", "MarginObjective"]
+__all__ = ["COST_KINDS", "task_cost", "margin_loss", "MarginObjective"]
 
-_COST_KINDS = ("mpjpe", "mse")
+COST_KINDS = ("mpjpe", "mse", "bone", "mpjpe+bone")
 
 
-def task_cost(y_neg: torch.Tensor, y_gt: torch.Tensor, kind: str = "mpjpe") -> torch.Tensor:
+def task_cost(
+    y_neg: torch.Tensor,
+    y_gt: torch.Tensor,
+    kind: str = "mpjpe",
+    skeleton: Skeleton | str | None = None,
+) -> torch.Tensor:
     """Per-negative task cost between negatives and their ground truth.
 
     Args:
         y_neg: ``(B, K, J, 3)`` negatives, canonical metres.
         y_gt: ``(B, J, 3)`` ground truth, canonical metres.
         kind: ``"mpjpe"``: ``mean_j ||y_neg_j - y_gt_j||`` (metres);
-            ``"mse"``: ``mean_j ||y_neg_j - y_gt_j||^2`` (square metres, summed over x, y, z).
+            ``"mse"``: ``mean_j ||y_neg_j - y_gt_j||^2`` (square metres, summed over x, y, z);
+            ``"bone"``: ``mean_b | |b_neg| - |b_gt| |`` over the skeleton's bones (metres);
+            ``"mpjpe+bone"``: the sum of the two (metres).
+        skeleton: needed by the bone kinds (its parent list defines the bones).
 
     Returns:
         ``(B, K)`` costs (differentiable; :func:`margin_loss` detaches them).
     """
-    if kind not in _COST_KINDS:
-        raise ValueError(f"unknown task cost {kind!r}; use one of {_COST_KINDS}")
+    if kind not in COST_KINDS:
+        raise ValueError(f"unknown task cost {kind!r}; use one of {COST_KINDS}")
+    if "bone" in kind and skeleton is None:
+        raise ValueError(f"task cost {kind!r} needs the skeleton (its bones)")
     if y_neg.dim() != 4 or y_gt.dim() != 3 or y_neg.shape[-1] != 3 or y_gt.shape[-1] != 3:
         raise PoseShapeError(
             "task_cost: expected y_neg (B, K, J, 3) and y_gt (B, J, 3), got "
@@ -46,7 +57,20 @@ def task_cost(y_neg: torch.Tensor, y_gt: torch.Tensor, kind: str = "mpjpe") -> t
     sq = (y_neg - y_gt.unsqueeze(1)).pow(2).sum(-1)
     if kind == "mse":
         return sq.mean(-1)
-    return sq.sqrt().mean(-1)
+    mpjpe = sq.sqrt().mean(-1)
+    if kind == "mpjpe":
+        return mpjpe
+    sk = get_skeleton(skeleton)  # type: ignore[arg-type]
+    if y_gt.shape[1] != sk.num_joints:
+        raise PoseShapeError(
+            f"task_cost: poses have {y_gt.shape[1]} joints, skeleton {sk.name!r} has "
+            f"{sk.num_joints}"
+        )
+    pa, ch = [p for p, _ in sk.bones], [c for _, c in sk.bones]
+    len_neg = (y_neg[..., ch, :] - y_neg[..., pa, :]).norm(dim=-1)  # (B, K, nb)
+    len_gt = (y_gt[..., ch, :] - y_gt[..., pa, :]).norm(dim=-1).unsqueeze(1)  # (B, 1, nb)
+    bone = (len_neg - len_gt).abs().mean(-1)
+    return bone if kind == "bone" else mpjpe + bone
 
 
 def _as_cost(cost: torch.Tensor | float, e_neg: torch.Tensor) -> torch.Tensor:
@@ -99,7 +123,8 @@ class MarginObjective(nn.Module):
 
     Args:
         margin: scale ``m`` of the task cost.
-        cost: ``"mpjpe"`` or ``"mse"`` (see :func:`task_cost`).
+        cost: one of :data:`COST_KINDS` (see :func:`task_cost`).
+        skeleton: needed by the bone kinds.
         reducer: a :class:`~.reducers.Reducer` (default: mean).
 
     Shapes:
@@ -108,13 +133,20 @@ class MarginObjective(nn.Module):
     """
 
     def __init__(
-        self, margin: float = 1.0, cost: str = "mpjpe", reducer: Reducer | None = None
+        self,
+        margin: float = 1.0,
+        cost: str = "mpjpe",
+        reducer: Reducer | None = None,
+        skeleton: Skeleton | str | None = None,
     ) -> None:
         super().__init__()
-        if cost not in _COST_KINDS:
-            raise ValueError(f"unknown task cost {cost!r}; use one of {_COST_KINDS}")
+        if cost not in COST_KINDS:
+            raise ValueError(f"unknown task cost {cost!r}; use one of {COST_KINDS}")
+        if "bone" in cost and skeleton is None:
+            raise ValueError(f"task cost {cost!r} needs the skeleton (its bones)")
         self.margin = float(margin)
         self.cost = cost
+        self.skeleton = skeleton
         self.reducer: Reduction = reducer if reducer is not None else "mean"
 
     def forward(
@@ -128,7 +160,7 @@ class MarginObjective(nn.Module):
         if cost is None:
             if y_neg is None or y_gt is None:
                 raise ValueError("MarginObjective needs either cost or both y_neg and y_gt")
-            cost = task_cost(y_neg.detach(), y_gt.detach(), self.cost)
+            cost = task_cost(y_neg.detach(), y_gt.detach(), self.cost, skeleton=self.skeleton)
         return margin_loss(e_pos, e_neg, cost, self.margin, self.reducer)
 
     def extra_repr(self) -> str:

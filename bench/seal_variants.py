@@ -1,0 +1,127 @@
+"""Named SEAL settings shared by the ablation (bench/h36m_ablation.py) and the gain benchmark
+(bench/h36m_gain.py ``--seal-variant``): each is the gain benchmark's original SEAL arm
+(``base``) with one thing changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from sealloss.experiment import TrainConfig
+from sealloss.negatives import (
+    BoneDirectionNoise,
+    BoneLengthNoise,
+    GaussianNoise,
+    HardNegatives,
+    LimbSwap,
+    NegativeMixer,
+)
+from sealloss.nn import GraphormerLossNet, MLPLossNet
+from sealloss.wrapper import default_negatives
+
+
+def base_kwargs(seed: int) -> dict:
+    """The gain benchmark's SEAL arm (bench/h36m_gain.py defaults)."""
+    torch.manual_seed(10_000 + seed)
+    return {
+        "lossnet": GraphormerLossNet("h36m17", width=32, layers=2, heads=4),
+        "lam": "auto",
+        "target_force_ratio": 0.3,
+        "mode": "dynamic",
+        "score_fraction": 0.25,
+        "update_every": 2,
+        "lossnet_batch": 64,
+        "num_negatives": 2,
+        "objective": "margin",
+        "margin": 20.0,
+        "lossnet_lr": 1e-3,
+    }
+
+
+def total_steps(n_train: int, cfg: TrainConfig) -> int:
+    per_epoch = n_train // cfg.batch_size
+    if cfg.max_steps_per_epoch:
+        per_epoch = min(per_epoch, cfg.max_steps_per_epoch)
+    return per_epoch * cfg.epochs
+
+
+def _ramp(total: int, peak: float) -> Callable[[int], float]:
+    def lam(step: int) -> float:
+        return peak * min(1.0, step / max(1, total // 2))
+
+    return lam
+
+
+def _struct_negatives() -> NegativeMixer:
+    return NegativeMixer(
+        [
+            (BoneDirectionNoise("h36m17", angle_rad=(0.05, 0.25)), 1.0),
+            (BoneLengthNoise("h36m17", scale=(0.03, 0.15), side="one"), 1.0),
+            (LimbSwap("h36m17"), 0.5),
+        ]
+    )
+
+
+def _seeded(factory: Callable[[], object], seed: int) -> object:
+    torch.manual_seed(10_000 + seed)
+    return factory()
+
+
+Overrides = Callable[[int, int], dict]  # (seed, total steps) -> wrapper kwargs to change
+
+_TABLE: dict[str, tuple[str, Overrides]] = {
+    "base": ("auto lambda (force ratio 0.3), dynamic, margin, default negatives x2",
+             lambda seed, total: {}),
+    "lam-fixed-2e-4": ("fixed lambda 2e-4 (the auto controller's typical value)",
+                       lambda seed, total: {"lam": 2e-4}),
+    "lam-fixed-1e-3": ("fixed lambda 1e-3 (SEAL reference code's MLP value)",
+                       lambda seed, total: {"lam": 1e-3}),
+    "lam-ramp": ("lambda ramped linearly 0 -> 2e-4 over the first half",
+                 lambda seed, total: {"lam": _ramp(total, 2e-4)}),
+    "force-0.1": ("auto lambda, force ratio 0.1", lambda seed, total: {"target_force_ratio": 0.1}),
+    "force-1.0": ("auto lambda, force ratio 1.0", lambda seed, total: {"target_force_ratio": 1.0}),
+    "neg-pred-only": ("negatives: the pose-net's predictions only",
+                      lambda seed, total: {"num_negatives": 0, "negatives": None}),
+    "neg-gauss": ("negatives: predictions + Gaussian joint noise only",
+                  lambda seed, total: {"negatives": GaussianNoise("h36m17", (0.005, 0.025))}),
+    "neg-struct": ("negatives: predictions + bone direction/length + limb swap (no Gaussian)",
+                   lambda seed, total: {"negatives": _struct_negatives()}),
+    "neg-hard": ("negatives: default mix moved 3 steps down the energy (hard)",
+                 lambda seed, total: {"negatives": HardNegatives(
+                     default_negatives("h36m17"), steps=3, step_size=0.01)}),
+    "neg-x4": ("4 synthetic negatives per sample instead of 2",
+               lambda seed, total: {"num_negatives": 4}),
+    "k2": ("k = 2 loss-net steps per update", lambda seed, total: {"k": 2}),
+    "update-every-1": ("loss-net updated every step (not every 2nd)",
+                       lambda seed, total: {"update_every": 1}),
+    "lossnet-64x4": ("Graphormer width 64, 4 layers (vs 32, 2)",
+                     lambda seed, total: {"lossnet": _seeded(lambda: GraphormerLossNet(
+                         "h36m17", width=64, layers=4, heads=4), seed)}),
+    "mlp": ("MLP loss-net (width 256, 2 blocks)",
+            lambda seed, total: {"lossnet": _seeded(lambda: MLPLossNet(
+                "h36m17", width=256, blocks=2), seed)}),
+    "nce": ("NCE ranking objective instead of margin", lambda seed, total: {"objective": "nce"}),
+    "cost-bone": ("margin task cost MPJPE + bone-length error",
+                  lambda seed, total: {"task_cost": "mpjpe+bone"}),
+    "static-pretrained": ("shipped pretrained loss-net, frozen (static)",
+                          lambda seed, total: {"lossnet": "h36m17", "mode": "static"}),
+    "warm-pretrained": ("shipped pretrained loss-net, fine-tuned (warm start)",
+                        lambda seed, total: {"lossnet": "h36m17", "mode": "warm"}),
+    "cheap": ("cheaper: score 1/8 of the batch, update every 4th step, loss-net batch 32",
+              lambda seed, total: {"score_fraction": 0.125, "update_every": 4,
+                                   "lossnet_batch": 32}),
+}
+
+VARIANTS = tuple(_TABLE)
+
+
+def seal_variant(name: str, seed: int, n_train: int, cfg: TrainConfig) -> tuple[str, dict]:
+    """(description, wrapper kwargs) of a named variant: :func:`base_kwargs` plus its changes."""
+    if name not in _TABLE:
+        raise KeyError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
+    desc, overrides = _TABLE[name]
+    kw = base_kwargs(seed)
+    kw.update(overrides(seed, total_steps(n_train, cfg)))
+    return desc, kw

@@ -1,0 +1,67 @@
+"""The benchmark helpers: every named SEAL variant builds a working wrapper; the ablation's
+paired summary and merge are right (pure functions on result dicts, no data needed)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from h36m_ablation import merge, summarise  # noqa: E402
+from seal_variants import VARIANTS, seal_variant  # noqa: E402
+
+from sealloss import AlternatingWrapper  # noqa: E402
+from sealloss.baselines import SimpleBaseline  # noqa: E402
+from sealloss.experiment import TrainConfig  # noqa: E402
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_every_variant_builds_and_steps(name):
+    cfg = TrainConfig(epochs=1, batch_size=8)
+    desc, kw = seal_variant(name, seed=0, n_train=64, cfg=cfg)
+    assert desc
+    torch.manual_seed(0)
+    model = SimpleBaseline(width=16, blocks=1, dropout=0.0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    seal = AlternatingWrapper(opt, **kw)
+    x = torch.randn(8, 17, 2) * 0.3
+    y = torch.randn(8, 17, 3) * 0.2
+    pred = model(x)
+    loss = seal((pred - y).norm(dim=-1).mean(), x, pred, y)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert seal.lossnet_updates == (0 if kw.get("mode") == "static" else kw.get("k", 1))
+
+
+def test_unknown_variant_is_named():
+    with pytest.raises(KeyError, match="nope"):
+        seal_variant("nope", 0, 64, TrainConfig())
+
+
+def _run(mpjpe, lse=10.0, bsle=20.0, t=0.1):
+    return {"eval": {"MPJPE": mpjpe, "P-MPJPE": mpjpe, "LSE": lse, "BSLE": bsle},
+            "step_time_s": t, "seal": {"alignment": 0.1, "force_ratio": 0.3, "lam": 1e-4}}
+
+
+def test_summary_is_paired_per_seed():
+    blob = {"runs": {"plain/0": _run(70.0), "plain/1": _run(80.0),
+                     "base/0": _run(71.0, lse=8.0, t=0.2), "base/1": _run(79.0, lse=9.0, t=0.3)},
+            "descriptions": {"base": "b"}}
+    (row,) = summarise(blob)
+    assert row["MPJPE"]["per_seed"] == [1.0, -1.0]
+    assert row["MPJPE"]["diff"] == 0.0
+    assert row["LSE"]["diff"] == pytest.approx(-1.5)
+    assert row["step_ratio"] == pytest.approx(2.5)
+
+
+def test_merge_checks_that_plain_runs_agree():
+    a = {"runs": {"plain/0": _run(70.0), "base/0": _run(71.0)}, "descriptions": {}, "meta": {}}
+    b = {"runs": {"plain/0": _run(70.0), "nce/0": _run(72.0)}, "descriptions": {}, "meta": {}}
+    merged = merge([a, b])
+    assert set(merged["runs"]) == {"plain/0", "base/0", "nce/0"}
+    b["runs"]["plain/0"] = _run(70.5)
+    with pytest.raises(ValueError, match="plain/0 differs"):
+        merge([a, b])
