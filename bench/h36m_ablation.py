@@ -58,12 +58,12 @@ def run(args: argparse.Namespace) -> dict:
     desc: dict = {}
     t0 = time.perf_counter()
     for seed in args.seeds:
-        names = ["plain", *args.variants]
+        names = [*([] if args.skip_plain else ["plain"]), *args.variants]
         for name in names:
             if name == "plain":
                 arm = ArmConfig("plain")
             else:
-                desc[name], kw = seal_variant(name, seed, x.shape[0], cfg)
+                desc[name], kw = seal_variant(name, seed, x.shape[0], cfg, args.pretrained)
                 arm = ArmConfig(name, seal=True, seal_kwargs=kw)
             bar = tqdm(total=total_steps(x.shape[0], cfg), desc=f"{name} seed {seed}",
                        leave=False)
@@ -164,6 +164,12 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=512)
     ap.add_argument("--max-steps-per-epoch", type=int, default=None, help="for smoke runs")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--pretrained", default="bench/cache/h36m17-graphormer-S1S5S6S7.safetensors",
+                    help="weights of the static/warm rows: pretrained WITHOUT S8 "
+                         "(python bench/pretrain_h36m.py --validate --steps 600)")
+    ap.add_argument("--skip-plain", action="store_true",
+                    help="train only the variants (merge with a file that has the plain runs; "
+                         "plain is deterministic for a seed on one thread)")
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                     help="join earlier result files into one table instead of training")
     ap.add_argument("--out", default="bench/results/h36m_ablation")

@@ -35,6 +35,8 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from seal_variants import VARIANTS, seal_variant  # noqa: E402
 
+VALIDATION_WEIGHTS = "bench/cache/h36m17-graphormer-S1S5S6S7.safetensors"
+
 from sealloss.data import (  # noqa: E402
     TEST_SUBJECTS,
     TRAIN_SUBJECTS,
@@ -46,8 +48,14 @@ from sealloss.data import (  # noqa: E402
     humaneva_pairs,
     load_h36m,
 )
-from sealloss.experiment import ArmConfig, EvalSet, TrainConfig, evaluate_model, train_arm
-from sealloss.nn import GraphormerLossNet
+from sealloss.experiment import (  # noqa: E402
+    ArmConfig,
+    EvalSet,
+    TrainConfig,
+    evaluate_model,
+    train_arm,
+)
+from sealloss.nn import GraphormerLossNet  # noqa: E402
 
 METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE", "LSE%", "BSLE%")
 
@@ -63,7 +71,8 @@ _OVERRIDES = (
 def seal_kwargs(args: argparse.Namespace, seed: int, n_train: int) -> dict:
     """The SEAL arm's wrapper settings: the named variant of ``bench/seal_variants.py`` (chosen on
     S8 validation only; see README) with any settings given on the command line."""
-    _, kw = seal_variant(args.seal_variant, seed, n_train, train_config(args))
+    weights = args.pretrained or (VALIDATION_WEIGHTS if args.validate else "h36m17")
+    _, kw = seal_variant(args.seal_variant, seed, n_train, train_config(args), weights)
     for flag, key in _OVERRIDES:
         if getattr(args, flag) is not None:
             kw[key] = getattr(args, flag)
@@ -267,6 +276,9 @@ def main() -> None:
     ap.add_argument("--max-steps-per-epoch", type=int, default=None)
     ap.add_argument("--seal-variant", default="base", choices=VARIANTS,
                     help="named SEAL settings of bench/seal_variants.py (chosen on S8)")
+    ap.add_argument("--pretrained", default=None,
+                    help="weights of static/warm variants (default: the shipped h36m17; with "
+                         "--validate, the S8-free ones of bench/pretrain_h36m.py --validate)")
     ap.add_argument("--force-ratio", type=float, default=None, help="override the variant's")
     ap.add_argument("--score-fraction", type=float, default=None, help="override the variant's")
     ap.add_argument("--update-every", type=int, default=None, help="override the variant's")

@@ -18,6 +18,8 @@ from tqdm import tqdm
 
 from sealloss.pretrain import PretrainConfig, run_h36m_pretraining
 
+VALIDATION_WEIGHTS = "bench/cache/h36m17-graphormer-S1S5S6S7.safetensors"
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -32,7 +34,17 @@ def main() -> None:
     ap.add_argument("--kind", default="graphormer")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default="bench/results/pretrain_h36m17.json")
+    ap.add_argument("--validate", action="store_true",
+                    help="train on S1/S5/S6/S7 and rank on S8: the loss-net the S8 ablation uses "
+                         "(written to bench/cache/, not shipped)")
     args = ap.parse_args()
+    subjects: dict = {}
+    if args.validate:
+        subjects = {"train_subjects": ("S1", "S5", "S6", "S7"), "test_subjects": ("S8",)}
+        if args.out == ap.get_default("out"):
+            args.out = VALIDATION_WEIGHTS
+        if args.json == ap.get_default("json"):
+            args.json = "bench/results/pretrain_h36m17_validation.json"
     torch.set_num_threads(args.threads)
     model = {} if args.kind == "mlp" else {
         "width": args.width, "layers": args.layers, "heads": args.heads
@@ -48,7 +60,8 @@ def main() -> None:
         bar.set_postfix(loss=f"{rec['loss']:.3f}", acc=f"{rec['train_rank_acc']:.3f}")
         bar.refresh()
 
-    rep = run_h36m_pretraining(cfg, args.data_root, args.out, progress=progress)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    rep = run_h36m_pretraining(cfg, args.data_root, args.out, progress=progress, **subjects)
     bar.close()
     print(rep["ranking_table"])
     print(f"train time {rep['train_seconds']:.0f} s on {rep['threads']} threads, "

@@ -69,59 +69,67 @@ def _seeded(factory: Callable[[], object], seed: int) -> object:
     return factory()
 
 
-Overrides = Callable[[int, int], dict]  # (seed, total steps) -> wrapper kwargs to change
+# (seed s, total steps n, pretrained weights w) -> the wrapper kwargs to change
+Overrides = Callable[[int, int, str], dict]
 
 _TABLE: dict[str, tuple[str, Overrides]] = {
     "base": ("auto lambda (force ratio 0.3), dynamic, margin, default negatives x2",
-             lambda seed, total: {}),
+             lambda s, n, w: {}),
     "lam-fixed-2e-4": ("fixed lambda 2e-4 (the auto controller's typical value)",
-                       lambda seed, total: {"lam": 2e-4}),
+                       lambda s, n, w: {"lam": 2e-4}),
     "lam-fixed-1e-3": ("fixed lambda 1e-3 (SEAL reference code's MLP value)",
-                       lambda seed, total: {"lam": 1e-3}),
+                       lambda s, n, w: {"lam": 1e-3}),
     "lam-ramp": ("lambda ramped linearly 0 -> 2e-4 over the first half",
-                 lambda seed, total: {"lam": _ramp(total, 2e-4)}),
-    "force-0.1": ("auto lambda, force ratio 0.1", lambda seed, total: {"target_force_ratio": 0.1}),
-    "force-1.0": ("auto lambda, force ratio 1.0", lambda seed, total: {"target_force_ratio": 1.0}),
+                 lambda s, n, w: {"lam": _ramp(n, 2e-4)}),
+    "force-0.1": ("auto lambda, force ratio 0.1", lambda s, n, w: {"target_force_ratio": 0.1}),
+    "force-1.0": ("auto lambda, force ratio 1.0", lambda s, n, w: {"target_force_ratio": 1.0}),
     "neg-pred-only": ("negatives: the pose-net's predictions only",
-                      lambda seed, total: {"num_negatives": 0, "negatives": None}),
+                      lambda s, n, w: {"num_negatives": 0, "negatives": None}),
     "neg-gauss": ("negatives: predictions + Gaussian joint noise only",
-                  lambda seed, total: {"negatives": GaussianNoise("h36m17", (0.005, 0.025))}),
+                  lambda s, n, w: {"negatives": GaussianNoise("h36m17", (0.005, 0.025))}),
     "neg-struct": ("negatives: predictions + bone direction/length + limb swap (no Gaussian)",
-                   lambda seed, total: {"negatives": _struct_negatives()}),
+                   lambda s, n, w: {"negatives": _struct_negatives()}),
     "neg-hard": ("negatives: default mix moved 3 steps down the energy (hard)",
-                 lambda seed, total: {"negatives": HardNegatives(
+                 lambda s, n, w: {"negatives": HardNegatives(
                      default_negatives("h36m17"), steps=3, step_size=0.01)}),
     "neg-x4": ("4 synthetic negatives per sample instead of 2",
-               lambda seed, total: {"num_negatives": 4}),
-    "k2": ("k = 2 loss-net steps per update", lambda seed, total: {"k": 2}),
+               lambda s, n, w: {"num_negatives": 4}),
+    "k2": ("k = 2 loss-net steps per update", lambda s, n, w: {"k": 2}),
     "update-every-1": ("loss-net updated every step (not every 2nd)",
-                       lambda seed, total: {"update_every": 1}),
+                       lambda s, n, w: {"update_every": 1}),
     "lossnet-64x4": ("Graphormer width 64, 4 layers (vs 32, 2)",
-                     lambda seed, total: {"lossnet": _seeded(lambda: GraphormerLossNet(
-                         "h36m17", width=64, layers=4, heads=4), seed)}),
+                     lambda s, n, w: {"lossnet": _seeded(lambda: GraphormerLossNet(
+                         "h36m17", width=64, layers=4, heads=4), s)}),
     "mlp": ("MLP loss-net (width 256, 2 blocks)",
-            lambda seed, total: {"lossnet": _seeded(lambda: MLPLossNet(
-                "h36m17", width=256, blocks=2), seed)}),
-    "nce": ("NCE ranking objective instead of margin", lambda seed, total: {"objective": "nce"}),
+            lambda s, n, w: {"lossnet": _seeded(lambda: MLPLossNet(
+                "h36m17", width=256, blocks=2), s)}),
+    "nce": ("NCE ranking objective instead of margin", lambda s, n, w: {"objective": "nce"}),
     "cost-bone": ("margin task cost MPJPE + bone-length error",
-                  lambda seed, total: {"task_cost": "mpjpe+bone"}),
+                  lambda s, n, w: {"task_cost": "mpjpe+bone"}),
     "static-pretrained": ("shipped pretrained loss-net, frozen (static)",
-                          lambda seed, total: {"lossnet": "h36m17", "mode": "static"}),
+                          lambda s, n, w: {"lossnet": w, "mode": "static"}),
     "warm-pretrained": ("shipped pretrained loss-net, fine-tuned (warm start)",
-                        lambda seed, total: {"lossnet": "h36m17", "mode": "warm"}),
+                        lambda s, n, w: {"lossnet": w, "mode": "warm"}),
     "cheap": ("cheaper: score 1/8 of the batch, update every 4th step, loss-net batch 32",
-              lambda seed, total: {"score_fraction": 0.125, "update_every": 4,
+              lambda s, n, w: {"score_fraction": 0.125, "update_every": 4,
                                    "lossnet_batch": 32}),
 }
 
 VARIANTS = tuple(_TABLE)
 
 
-def seal_variant(name: str, seed: int, n_train: int, cfg: TrainConfig) -> tuple[str, dict]:
-    """(description, wrapper kwargs) of a named variant: :func:`base_kwargs` plus its changes."""
+def seal_variant(
+    name: str, seed: int, n_train: int, cfg: TrainConfig, pretrained: str = "h36m17"
+) -> tuple[str, dict]:
+    """(description, wrapper kwargs) of a named variant: :func:`base_kwargs` plus its changes.
+
+    ``pretrained``: the loss-net weights of the static and warm variants (a registered name or a
+    path). On S8 validation use weights pretrained without S8 (``bench/pretrain_h36m.py
+    --validate``); the shipped ``h36m17`` weights saw S8.
+    """
     if name not in _TABLE:
         raise KeyError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
     desc, overrides = _TABLE[name]
     kw = base_kwargs(seed)
-    kw.update(overrides(seed, total_steps(n_train, cfg)))
+    kw.update(overrides(seed, total_steps(n_train, cfg), pretrained))
     return desc, kw

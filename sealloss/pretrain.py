@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -258,15 +258,27 @@ def run_h36m_pretraining(
     train_every: int = 2,
     test_every: int = 10,
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
+    train_subjects: Sequence[str] | None = None,
+    test_subjects: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Pretrain on Human3.6M training subjects (GT-projected 2D, all cameras), report ranking
-    on S9/S11 and optionally save the weights (safetensors). Returns a JSON-able report."""
+    on S9/S11 and optionally save the weights (safetensors). Returns a JSON-able report.
+
+    ``train_subjects`` / ``test_subjects`` default to S1/S5/S6/S7/S8 and S9/S11; a validation
+    loss-net for choosing settings on S8 uses S1/S5/S6/S7 and S8.
+    """
     from .data import TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_pairs, load_h36m
     from .hub import save_lossnet
 
+    train_subjects = tuple(train_subjects or TRAIN_SUBJECTS)
+    test_subjects = tuple(test_subjects or TEST_SUBJECTS)
+    if set(train_subjects) & set(test_subjects):
+        raise ValueError(
+            f"train subjects {train_subjects} and test subjects {test_subjects} overlap"
+        )
     ds = load_h36m(data_root)
-    tr = h36m_pairs(TRAIN_SUBJECTS, dataset=ds, every=train_every)
-    te = h36m_pairs(TEST_SUBJECTS, dataset=ds, every=test_every)
+    tr = h36m_pairs(train_subjects, dataset=ds, every=train_every)
+    te = h36m_pairs(test_subjects, dataset=ds, every=test_every)
     t0 = time.perf_counter()
     net, history = pretrain_lossnet(
         torch.from_numpy(tr["x2d"]), torch.from_numpy(tr["y3d"]), cfg, progress=progress
@@ -277,6 +289,8 @@ def run_h36m_pretraining(
         save_lossnet(net, out_path)
     return {
         "config": cfg.as_dict(),
+        "train_subjects": list(train_subjects),
+        "test_subjects": list(test_subjects),
         "train_pairs": int(tr["x2d"].shape[0]),
         "test_pairs": int(te["x2d"].shape[0]),
         "train_seconds": train_s,

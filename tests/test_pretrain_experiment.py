@@ -63,3 +63,11 @@ def test_train_arm_plain_and_seal_are_paired_and_scored():
     ev = evaluate_model(seal.model, sets)
     assert ev["t"]["MPJPE"] > 0 and "LSE" in ev["t"]
     assert any("seal_force_ratio" in h for h in seal.history)
+
+
+def test_h36m_pretraining_refuses_overlapping_subjects():
+    from sealloss.pretrain import PretrainConfig, run_h36m_pretraining
+
+    with pytest.raises(ValueError, match="overlap"):
+        run_h36m_pretraining(PretrainConfig(steps=1), data_root="/nonexistent",
+                             train_subjects=("S1", "S8"), test_subjects=("S8",))
