@@ -1,5 +1,6 @@
 """Pretraining and the paired-experiment harness on tiny synthetic data (fast)."""
 
+import pytest
 import torch
 
 from sealloss.experiment import (
