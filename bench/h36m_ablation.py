@@ -111,6 +111,8 @@ def summarise(blob: dict) -> list[dict]:
     for name in names:
         seeds = sorted(int(k.split("/")[1]) for k in runs if k.split("/")[0] == name
                        and f"plain/{k.split('/')[1]}" in runs)
+        if not seeds:  # no plain run of the same seed here (a --skip-plain file): merge first
+            continue
         row: dict = {"variant": name, "description": blob["descriptions"].get(name, ""),
                      "seeds": seeds}
         for m in METRICS:
@@ -130,6 +132,8 @@ def summarise(blob: dict) -> list[dict]:
 def format_table(rows: list[dict], blob: dict) -> str:
     runs = blob["runs"]
     plain = [r["eval"] for k, r in runs.items() if k.startswith("plain/")]
+    if not plain:
+        return "(no plain runs in this file: merge it with one that has them)"
     head = ", ".join(f"{m} {statistics.fmean(p[m] for p in plain):.2f}" for m in METRICS)
     lines = [f"S8 validation, paired vs plain (plain: {head} mm; {len(plain)} seeds)\n",
              "| variant | what changes | ΔMPJPE mm | ΔLSE | ΔBSLE | step ratio | align |",
@@ -143,10 +147,12 @@ def format_table(rows: list[dict], blob: dict) -> str:
 
 
 def write(blob: dict, out: Path) -> None:
+    """Write the runs first (nothing is lost if the summary fails), then the table."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Path(str(out) + ".json").write_text(json.dumps(blob, indent=1, default=str))
     rows = summarise(blob)
     table = format_table(rows, blob)
     print(table)
-    out.parent.mkdir(parents=True, exist_ok=True)
     Path(str(out) + ".json").write_text(json.dumps({**blob, "summary": rows}, indent=1,
                                                    default=str))
     Path(str(out) + ".md").write_text(table + "\n")
