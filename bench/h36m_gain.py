@@ -33,7 +33,7 @@ import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seal_variants import VARIANTS, seal_variant  # noqa: E402
+from seal_variants import VARIANTS, seal_variant, total_steps  # noqa: E402
 
 VALIDATION_WEIGHTS = "bench/cache/h36m17-graphormer-S1S5S6S7.safetensors"
 
@@ -239,10 +239,7 @@ def run_seed(args: argparse.Namespace, seed: int, show_progress: bool) -> dict:
     for arm in make_arms(args, seed, x.shape[0]):
         if arm.seal and "seal_settings" not in results:
             results["seal_settings"] = _describe(arm.seal_kwargs)
-        total = (x.shape[0] // cfg.batch_size) * cfg.epochs
-        if cfg.max_steps_per_epoch:
-            total = min(total, cfg.max_steps_per_epoch * cfg.epochs)
-        bar = tqdm(total=total, desc=f"{arm.name} seed {seed}", leave=False,
+        bar = tqdm(total=total_steps(x.shape[0], cfg), desc=f"{arm.name} seed {seed}", leave=False,
                    disable=not show_progress)
 
         def progress(step, total, rec, bar=bar):

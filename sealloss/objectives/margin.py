@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from ..errors import PoseShapeError
-from ..skeleton import Skeleton, get_skeleton
+from ..metrics.functional import bsle
+from ..skeleton import Skeleton
 from .reducers import Reducer, Reduction, check_energies, reduce_loss
 
 __all__ = ["COST_KINDS", "task_cost", "margin_loss", "MarginObjective"]
@@ -60,16 +61,8 @@ def task_cost(
     mpjpe = sq.sqrt().mean(-1)
     if kind == "mpjpe":
         return mpjpe
-    sk = get_skeleton(skeleton)  # type: ignore[arg-type]
-    if y_gt.shape[1] != sk.num_joints:
-        raise PoseShapeError(
-            f"task_cost: poses have {y_gt.shape[1]} joints, skeleton {sk.name!r} has "
-            f"{sk.num_joints}"
-        )
-    pa, ch = [p for p, _ in sk.bones], [c for _, c in sk.bones]
-    len_neg = (y_neg[..., ch, :] - y_neg[..., pa, :]).norm(dim=-1)  # (B, K, nb)
-    len_gt = (y_gt[..., ch, :] - y_gt[..., pa, :]).norm(dim=-1).unsqueeze(1)  # (B, 1, nb)
-    bone = (len_neg - len_gt).abs().mean(-1)
+    # per-sample mean bone-length error, as the BSLE metric (checks the joint count)
+    bone = bsle(y_neg, y_gt.unsqueeze(1).expand_as(y_neg), skeleton, reduction="none")
     return bone if kind == "bone" else mpjpe + bone
 
 
