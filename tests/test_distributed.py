@@ -55,6 +55,7 @@ def _build(lam, negatives, seed, lossnet_seed=0):
     seal = AlternatingWrapper(
         opt, net, lam=lam, negatives=negatives, lossnet_batch=None, score_fraction=1.0,
         objective="margin", lossnet_optimizer=lossnet_opt, seed=seed, log_every=10**9,
+        mode="dynamic", target_force_ratio=0.1,
     )
     return model, opt, seal
 

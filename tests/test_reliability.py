@@ -49,6 +49,10 @@ def _posenet(seed: int = 0) -> torch.nn.Module:
 
 def _wrapper(net: LossNet | None = None, **kw) -> AlternatingWrapper:
     kw.setdefault("log_every", 10**9)
+    # these tests exercise a loss-net trained alongside, scoring the whole batch
+    kw.setdefault("mode", "dynamic")
+    kw.setdefault("score_fraction", 1.0)
+    kw.setdefault("target_force_ratio", 0.1)
     return AlternatingWrapper(None, net if net is not None else _lossnet(), **kw)
 
 

@@ -44,7 +44,7 @@ def _build(x: torch.Tensor, init_seed: int, wrapper_seed: int):
     net = GraphormerLossNet("h36m17", width=16, heads=2, layers=1)
     seal = AlternatingWrapper(
         opt, net, lam="auto", lossnet_batch=8, score_fraction=0.5, num_negatives=2,
-        seed=wrapper_seed, log_every=10**9,
+        seed=wrapper_seed, log_every=10**9, mode="dynamic", target_force_ratio=0.1,
     )
     return model, opt, sched, seal
 

@@ -24,6 +24,10 @@ def _setup(seed=0, **kw):
     torch.manual_seed(seed + 1)
     net = GraphormerLossNet(width=16, layers=1, heads=2)
     kw.setdefault("lossnet_batch", None)
+    # these tests exercise a loss-net trained alongside, scoring the whole batch
+    kw.setdefault("mode", "dynamic")
+    kw.setdefault("score_fraction", 1.0)
+    kw.setdefault("target_force_ratio", 0.1)
     seal = AlternatingWrapper(opt, net, **kw)
     return model, opt, seal
 
