@@ -22,6 +22,7 @@ from .skeleton import Skeleton, get_skeleton
 
 __all__ = [
     "UNIT_SCALE",
+    "ROOT_MODES",
     "CanonicalSpec",
     "to_canonical_3d",
     "from_canonical_3d",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 UNIT_SCALE: dict[str, float] = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
+#: root handling modes of :func:`to_canonical_3d`
+ROOT_MODES: tuple[str, ...] = ("subtract", "detach", "zero")
 
 
 def _scale(units: str) -> float:
@@ -69,7 +72,8 @@ def to_canonical_3d(
     Returns:
         ``(..., J, 3)`` root-relative metres.
 
-    Warns :class:`~sealloss.errors.UnitsWarning` when ``units="m"`` but the pose looks like mm.
+    Warns :class:`~sealloss.errors.UnitsWarning` when ``units="m"`` but the pose looks like
+    centimetres or millimetres.
     """
     sk = get_skeleton(skeleton)
     if check:
@@ -89,7 +93,9 @@ def to_canonical_3d(
     else:
         raise PoseShapeError(f"root must be 'subtract', 'detach' or 'zero', got {root!r}")
     if check and units == "m":
-        warn_if_millimetres(out)
+        warn_if_millimetres(
+            out, hint="pass units='mm' or units='cm' to to_canonical_3d, or convert to metres"
+        )
     return out
 
 
@@ -140,19 +146,53 @@ class CanonicalSpec:
     root: str = "detach"
     screen_2d: bool = True
 
+    def __post_init__(self) -> None:
+        """Refuse unknown units or root modes here, not at the first forward pass.
+
+        Raises:
+            ValueError: naming the field (``units_3d``, ``root`` or ``screen_2d``).
+        """
+        if not isinstance(self.units_3d, str) or self.units_3d not in UNIT_SCALE:
+            raise ValueError(
+                f"units_3d must be one of {sorted(UNIT_SCALE)}, got {self.units_3d!r}"
+            )
+        if not isinstance(self.root, str) or self.root not in ROOT_MODES:
+            raise ValueError(f"root must be one of {list(ROOT_MODES)}, got {self.root!r}")
+        if not isinstance(self.screen_2d, bool):
+            raise ValueError(f"screen_2d must be a bool, got {self.screen_2d!r}")
+
     def to_dict(self) -> dict:
         return {"units_3d": self.units_3d, "root": self.root, "screen_2d": self.screen_2d}
 
     @classmethod
     def from_dict(cls, d: dict) -> CanonicalSpec:
-        return cls(str(d["units_3d"]), str(d["root"]), bool(d["screen_2d"]))
+        """Inverse of :meth:`to_dict`; values are checked, not coerced (``"false"`` is not a
+        bool), and a missing or unknown key raises ValueError naming it."""
+        if not isinstance(d, dict):
+            raise ValueError(f"canonical spec must be a dict, got {type(d).__name__}")
+        fields = ("units_3d", "root", "screen_2d")
+        missing = [k for k in fields if k not in d]
+        unknown = sorted(set(d) - set(fields))
+        if missing or unknown:
+            raise ValueError(f"canonical spec: missing fields {missing}, unknown {unknown}")
+        return cls(d["units_3d"], d["root"], d["screen_2d"])
 
 
 def canonical_3d(
     y: torch.Tensor, skeleton: Skeleton | str, spec: CanonicalSpec = CanonicalSpec()
 ) -> torch.Tensor:
-    """The loss-net's own 3D canonicalisation: checks, units -> metres, root handling."""
-    return to_canonical_3d(y, skeleton, units=spec.units_3d, root=spec.root)
+    """The loss-net's own 3D canonicalisation: checks, units -> metres, root handling.
+
+    Warns :class:`~sealloss.errors.UnitsWarning` when ``spec.units_3d`` is metres but the pose
+    looks like centimetres or millimetres; the hint says to convert the poses to metres or
+    pass an ``adapter=`` (a loss-net call and the wrapper have no units argument).
+    """
+    sk = get_skeleton(skeleton)
+    check_pose(y, sk.num_joints, 3, "3D pose")
+    out = to_canonical_3d(y, sk, units=spec.units_3d, root=spec.root, check=False)
+    if spec.units_3d == "m":
+        warn_if_millimetres(out)
+    return out
 
 
 def canonical_2d(

@@ -4,11 +4,16 @@ A checkpoint file holds named states (``model=model.state_dict()``,
 ``seal=wrapper.state_dict()``, ``rng=rng_state()``, ``epoch=3``, ...) made of plain data only:
 tensors, numbers, strings, ``None``, and dicts, lists and tuples of them. Modules and optimizers
 are refused (pass their ``state_dict()``), so loading unpickles no code
-(``torch.load(weights_only=True)``).
+(``torch.load(weights_only=True)``). Saving checks the exact types that loading accepts:
+numpy scalars are stored as the equal Python number (``best=np.float64(41.5)`` loads back as
+``41.5``); other subclasses of the plain types (enums, namedtuples, ``defaultdict``, numpy
+arrays) are refused at save time with a ``TypeError`` naming where they are, instead of
+producing a file that cannot be loaded.
 
 File layout: one line ``SEALLOSS-CKPT <version> <sha256 of payload>``, then the payload written
 by :func:`torch.save`. The checksum turns a truncated or bit-flipped file into a clear
-:class:`~sealloss.errors.WeightsFileError` instead of a half-loaded run.
+:class:`~sealloss.errors.CheckpointError` (a :class:`~sealloss.errors.WeightsFileError`)
+instead of a half-loaded run.
 
 Resume recipe (bit-exact on CPU, see ``tests/test_resume.py``)::
 
@@ -27,7 +32,8 @@ import hashlib
 import io
 import os
 import random
-import tempfile
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,7 +41,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import WeightsFileError
+from ._atomic import atomic_write, remove_stale_temps
+from .errors import CheckpointError
 
 __all__ = [
     "CHECKPOINT_MAGIC",
@@ -48,48 +55,103 @@ __all__ = [
 
 CHECKPOINT_MAGIC = b"SEALLOSS-CKPT"
 CHECKPOINT_VERSION = 1
-_PLAIN = (bool, int, float, complex, str, bytes, type(None), torch.dtype, torch.device,
-          torch.Size)
+# Exact types that torch.load(weights_only=True) rebuilds. Subclasses (numpy scalars, str or
+# int enums, namedtuples, defaultdict, ...) pickle by class reference and are refused there,
+# so they are converted or refused here, at save time, where the run can still fix them.
+_SCALARS = (bool, int, float, complex, str, bytes, bytearray, type(None), torch.dtype,
+            torch.device, torch.Size)
+_KEYS = (str, int, float, bool, type(None))
+_TENSORS = (torch.Tensor, torch.nn.Parameter)
 
 
-def _check_plain(obj: Any, where: str) -> None:
-    """Refuse anything that would pickle code (modules, optimizers, arbitrary objects)."""
-    if isinstance(obj, (torch.Tensor, *_PLAIN)):
-        return
-    if isinstance(obj, Mapping):
-        for k, v in obj.items():
-            if not isinstance(k, str | int | float | bool | tuple | type(None)):
-                raise TypeError(f"checkpoint: key {k!r} in {where} is not a plain value")
-            _check_plain(v, f"{where}[{k!r}]")
-        return
-    if isinstance(obj, list | tuple):
-        for i, v in enumerate(obj):
-            _check_plain(v, f"{where}[{i}]")
-        return
-    hint = " (pass its .state_dict())" if hasattr(obj, "state_dict") else ""
-    raise TypeError(
-        f"checkpoint: {where} is a {type(obj).__name__}, not plain data (tensors, numbers, "
-        f"strings, dicts, lists){hint}"
+def _plain_numpy_scalar(obj: Any) -> Any:
+    """A numpy scalar as the Python value it stands for (exact: float64 -> float, ...)."""
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.complexfloating):
+        return complex(obj)
+    if isinstance(obj, np.str_):
+        return str(obj)
+    if isinstance(obj, np.bytes_):
+        return bytes(obj)
+    return _NOT_PLAIN
+
+
+_NOT_PLAIN = object()
+
+
+def _not_plain(obj: Any, where: str) -> TypeError:
+    t = type(obj)
+    if isinstance(obj, np.ndarray):
+        hint = " (convert it with torch.from_numpy)"
+    elif hasattr(obj, "state_dict"):
+        hint = " (pass its .state_dict())"
+    elif isinstance(obj, (*_SCALARS, tuple, list, dict, set, torch.Tensor)):
+        hint = (f" (a subclass of {next(b.__name__ for b in t.__mro__[1:] if b in _BASES)}: "
+                "torch.load(weights_only=True) would refuse it; convert it to the plain type)")
+    else:
+        hint = ""
+    return TypeError(
+        f"checkpoint: {where} is a {t.__qualname__}, not plain data (tensors, "
+        f"numbers, strings, dicts, lists){hint}"
     )
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:  # make the rename durable (POSIX); not possible on every platform
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+_BASES = (*_SCALARS, tuple, list, dict, set, torch.Tensor)
+
+
+def _to_plain(obj: Any, where: str) -> Any:
+    """``obj`` as data that ``torch.load(weights_only=True)`` reads back.
+
+    numpy scalars become the equal Python number (``np.float64(41.5)`` -> ``41.5``); containers
+    are rebuilt with converted items (``OrderedDict`` stays one: state dicts are). Everything
+    else that loading would refuse raises ``TypeError`` naming where it is.
+    """
+    t = type(obj)
+    if t in _TENSORS or t in _SCALARS:
+        return obj
+    conv = _plain_numpy_scalar(obj)
+    if conv is not _NOT_PLAIN:
+        return conv
+    if t is dict or t is OrderedDict:
+        out = t()
+        for k, v in obj.items():
+            out[_to_key(k, where)] = _to_plain(v, f"{where}[{k!r}]")
+        return out
+    if t is list:
+        return [_to_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if t is tuple:
+        return tuple(_to_plain(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    if t is set:
+        return {_to_key(v, f"{where} element") for v in obj}
+    raise _not_plain(obj, where)
+
+
+def _to_key(k: Any, where: str) -> Any:
+    """A dict key or set element: a plain scalar or a tuple of them."""
+    if type(k) in _KEYS:
+        return k
+    conv = _plain_numpy_scalar(k)
+    if conv is not _NOT_PLAIN:
+        return conv
+    if type(k) is tuple:
+        return tuple(_to_key(v, where) for v in k)
+    raise TypeError(f"checkpoint: key {k!r} in {where} is not a plain value "
+                    f"({type(k).__qualname__})")
 
 
 def save_checkpoint(path: str | os.PathLike, **states: Any) -> Path:
     """Write named plain-data states to ``path`` atomically; returns the path.
 
     The payload is written to a temporary file in the same directory, flushed and fsynced, then
-    renamed over ``path`` (:func:`os.replace`): a crash at any moment leaves either the previous
-    checkpoint or the new one under ``path``, never a partial file, and no temporary file.
+    renamed over ``path`` (:func:`os.replace`, :func:`sealloss._atomic.atomic_write`): a crash at
+    any moment leaves either the previous checkpoint or the new one under ``path``, never a
+    partial file. A process killed outright (SIGKILL) leaves its temporary file
+    ``.<name>.<random>.tmp``; the next save or load of the same path removes it.
 
     Args:
         path: destination file (parent directories are created).
@@ -97,32 +159,18 @@ def save_checkpoint(path: str | os.PathLike, **states: Any) -> Path:
             ``model=model.state_dict(), seal=wrapper.state_dict(), rng=rng_state()``.
 
     Raises:
-        TypeError: a state holds a module, optimizer or other non-plain object.
+        TypeError: a state holds a module, optimizer or other object that loading with
+            ``weights_only=True`` would refuse.
     """
     if not states:
         raise ValueError("save_checkpoint: nothing to save (pass states as keyword arguments)")
-    _check_plain(states, "states")
+    plain = _to_plain(dict(states), "states")
     buf = io.BytesIO()
-    torch.save(dict(states), buf)
+    torch.save(plain, buf)
     payload = buf.getvalue()
     digest = hashlib.sha256(payload).hexdigest()
     head = b"%s %d %s\n" % (CHECKPOINT_MAGIC, CHECKPOINT_VERSION, digest.encode())
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(head)
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-    return path
+    return atomic_write(path, head, payload)
 
 
 def load_checkpoint(
@@ -131,20 +179,22 @@ def load_checkpoint(
     """Read a file written by :func:`save_checkpoint`: the dict of named states.
 
     The checksum is verified before anything is unpickled, and unpickling is restricted to
-    plain data (``weights_only=True``).
+    plain data (``weights_only=True``). Stale temporary files that a killed save left beside
+    ``path`` are removed first.
 
     Raises:
-        WeightsFileError: missing, truncated or corrupt file, or not a sealloss checkpoint.
+        CheckpointError: missing, truncated or corrupt file, or not a sealloss checkpoint.
     """
     path = Path(path)
     where = f"checkpoint {str(path)!r}"
+    remove_stale_temps(path, older_than=time.time())
     if not path.is_file():
-        raise WeightsFileError(f"no checkpoint file at {str(path)!r}")
+        raise CheckpointError(f"no checkpoint file at {str(path)!r}")
     blob = path.read_bytes()
     nl = blob.find(b"\n", 0, 200)
     parts = blob[:nl].split(b" ") if nl > 0 else []
     if len(parts) != 3 or parts[0] != CHECKPOINT_MAGIC:
-        raise WeightsFileError(
+        raise CheckpointError(
             f"{where} is not a sealloss checkpoint (no {CHECKPOINT_MAGIC.decode()} header; "
             f"{len(blob)} bytes): empty, truncated at the start, or another format"
         )
@@ -153,22 +203,22 @@ def load_checkpoint(
     except ValueError:
         version = -1
     if version != CHECKPOINT_VERSION:
-        raise WeightsFileError(
+        raise CheckpointError(
             f"{where} has checkpoint version {parts[1]!r}; this sealloss reads version "
             f"{CHECKPOINT_VERSION}"
         )
     payload = blob[nl + 1 :]
     if hashlib.sha256(payload).hexdigest().encode() != parts[2]:
-        raise WeightsFileError(
+        raise CheckpointError(
             f"{where} is truncated or corrupt: checksum (sha256) of its {len(payload)} payload "
             "bytes does not match the header"
         )
     try:
         states = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
     except Exception as e:  # zip / unpickling errors of a file that passed the checksum
-        raise WeightsFileError(f"{where} cannot be read: {e}") from None
+        raise CheckpointError(f"{where} cannot be read: {e}") from None
     if not isinstance(states, dict):
-        raise WeightsFileError(f"{where} holds a {type(states).__name__}, not a dict of states")
+        raise CheckpointError(f"{where} holds a {type(states).__name__}, not a dict of states")
     return states
 
 

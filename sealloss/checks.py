@@ -8,11 +8,40 @@ import torch
 
 from .errors import NonFiniteError, PoseShapeError, UnitsWarning
 
-__all__ = ["check_pose", "check_finite", "warn_if_millimetres", "check_pair"]
+__all__ = [
+    "check_pose",
+    "check_finite",
+    "warn_if_millimetres",
+    "check_pair",
+    "guess_units",
+    "DEFAULT_UNITS_HINT",
+]
 
 # A root-relative human pose in metres lies within about 1.2 m of its root. Anything whose
-# median |joint - root| exceeds this is almost surely millimetres (typical: 200-900 mm).
+# median |joint - root| exceeds this is not metres: typically centimetres (median 20-90) or
+# millimetres (200-900).
 _MM_THRESHOLD_M = 5.0
+# Medians above this are read as millimetres, below it (and above _MM_THRESHOLD_M) as
+# centimetres: the two typical ranges are an order of magnitude apart.
+_CM_MM_SPLIT = 150.0
+
+#: What to do about non-metre poses where the caller has no units argument (the wrapper,
+#: a LossNet call): sealloss's canonical 3D is metres.
+DEFAULT_UNITS_HINT = (
+    "convert the poses to metres (divide millimetres by 1000, centimetres by 100) or pass an "
+    "adapter= that converts them"
+)
+
+
+def guess_units(median_distance: float) -> tuple[str, float]:
+    """``(name, divisor to metres)`` of the units a pose with this median joint distance from
+    its root (in the declared-metres numbers) most likely uses: ``("metres", 1)``,
+    ``("centimetres", 100)`` or ``("millimetres", 1000)``."""
+    if median_distance <= _MM_THRESHOLD_M:
+        return "metres", 1.0
+    if median_distance <= _CM_MM_SPLIT:
+        return "centimetres", 100.0
+    return "millimetres", 1000.0
 
 
 def check_finite(x: torch.Tensor, what: str) -> None:
@@ -81,8 +110,14 @@ def check_pair(x2d: torch.Tensor, y3d: torch.Tensor, num_joints: int) -> None:
         )
 
 
-def warn_if_millimetres(y_rel: torch.Tensor, what: str = "3D pose") -> bool:
-    """Warn (:class:`UnitsWarning`) when a root-relative pose declared in metres looks like mm.
+def warn_if_millimetres(
+    y_rel: torch.Tensor, what: str = "3D pose", hint: str = DEFAULT_UNITS_HINT
+) -> bool:
+    """Warn (:class:`UnitsWarning`) when a root-relative pose declared in metres is not metres.
+
+    The message names the likely units (centimetres or millimetres, :func:`guess_units`) and
+    ends with ``hint``: what the caller can do. The default suits callers without a units
+    argument; functions that have one pass their own (e.g. ``"pass units='mm'"``).
 
     Returns True when it warned.
     """
@@ -91,9 +126,11 @@ def warn_if_millimetres(y_rel: torch.Tensor, what: str = "3D pose") -> bool:
     with torch.no_grad():
         med = y_rel.detach().float().norm(dim=-1).median().item()
     if med > _MM_THRESHOLD_M:
+        name, div = guess_units(med)
         warnings.warn(
-            f"{what}: median joint distance from the root is {med:.1f} units; the pose looks like "
-            "millimetres where metres are expected (pass units='mm' to convert)",
+            f"{what}: median joint distance from the root is {med:.1f}; metres are expected "
+            f"(a pose in metres has a median below {_MM_THRESHOLD_M:g}) and the pose looks like "
+            f"{name} (median {med / div:.2f} m after dividing by {div:g}): {hint}",
             UnitsWarning,
             stacklevel=3,
         )

@@ -11,20 +11,28 @@ rebuild the net:
 ``skeleton``        JSON of :meth:`Skeleton.to_dict`
 ``canonical``       JSON of :meth:`CanonicalSpec.to_dict`
 ``dtype``           parameter dtype, e.g. ``"float32"``
-``sha256``          hex digest of the tensor data section (detects corruption)
+``sha256``          hex digest (detects corruption and edits, see below)
 ``sealloss_version`` version that wrote the file
 =================== ==========================================================
 
-Loading builds the net from the metadata (:func:`build_lossnet`) and then calls
-``load_state_dict(strict=True)``; nothing is unpickled.
+Checksum: in ``format_version`` 2 (written now), ``sha256`` covers the metadata (every field
+but ``sha256``, as canonical JSON), the tensor table (names, dtypes, shapes, offsets) and the
+tensor data, so an edited ``coord_scale``, unit or skeleton is refused like a flipped weight.
+Version 1 files (the first shipped weights) are still read; their ``sha256`` covers the tensor
+data only, so their metadata is only validated, not verified.
+
+Loading validates every metadata and config field (types, ranges, known names) and raises
+:class:`~sealloss.errors.WeightsFileError` naming the field, builds the net from the metadata
+(:func:`build_lossnet`) and then calls ``load_state_dict(strict=True)``; nothing is unpickled.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +40,7 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from ._atomic import atomic_write
 from .canonical import CanonicalSpec
 from .errors import SkeletonMismatchError, WeightsFileError
 from .nn.base import LossNet
@@ -54,7 +63,9 @@ __all__ = [
 ]
 
 FORMAT = "sealloss-lossnet"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: format versions this sealloss reads (1: checksum of the tensor data only)
+READ_VERSIONS = (1, 2)
 
 LOSSNET_KINDS: dict[str, type[LossNet]] = {"graphormer": GraphormerLossNet, "mlp": MLPLossNet}
 
@@ -97,24 +108,50 @@ def _state_tensors(net: LossNet) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
 
 
-def _data_section(blob: bytes) -> bytes:
+def _split(blob: bytes) -> tuple[dict[str, Any], bytes]:
+    """(parsed safetensors header, data section) of a well-formed file."""
     n = int.from_bytes(blob[:8], "little")
-    return blob[8 + n :]
+    return json.loads(blob[8 : 8 + n].decode("utf-8")), blob[8 + n :]
+
+
+def _canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _digest(version: int, header: dict[str, Any], data: bytes) -> str:
+    """The ``sha256`` field for ``format_version`` ``version``.
+
+    Version 1: the tensor data section. Version 2: a domain tag, the metadata without
+    ``sha256``, the tensor table and the data section, so no byte that loading uses is
+    unchecked.
+    """
+    if version == 1:
+        return hashlib.sha256(data).hexdigest()
+    meta = {k: v for k, v in header.get("__metadata__", {}).items() if k != "sha256"}
+    table = {k: v for k, v in header.items() if k != "__metadata__"}
+    h = hashlib.sha256(b"sealloss-lossnet/2\0")
+    h.update(_canonical_json(meta))
+    h.update(b"\0")
+    h.update(_canonical_json(table))
+    h.update(b"\0")
+    h.update(data)
+    return h.hexdigest()
 
 
 def save_lossnet(net: LossNet, path: str | os.PathLike) -> Path:
-    """Write ``net``'s weights and config to ``path`` (safetensors), atomically.
+    """Write ``net``'s weights and config to ``path`` (safetensors, ``format_version`` 2),
+    atomically.
 
     The file is written to a temporary file in the same directory, flushed and fsynced, then
-    moved over ``path`` with :func:`os.replace`, so a crash never leaves a half-written file
-    under the final name. Returns the path.
+    moved over ``path`` with :func:`os.replace` (:func:`sealloss._atomic.atomic_write`), so a
+    crash never leaves a half-written file under the final name; a killed save's orphaned
+    temporary file is removed by the next save to that path. Returns the path.
     """
     from . import __version__
 
     if not isinstance(net, LossNet):
         raise TypeError(f"save_lossnet expects a LossNet, got {type(net).__name__}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = _state_tensors(net)
     meta = {
         "format": FORMAT,
@@ -126,30 +163,13 @@ def save_lossnet(net: LossNet, path: str | os.PathLike) -> Path:
         "dtype": str(net.dtype).removeprefix("torch."),
         "sealloss_version": str(__version__),
     }
-    digest = hashlib.sha256(_data_section(st_save(tensors, meta))).hexdigest()
+    header, data = _split(st_save(tensors, meta))
+    digest = _digest(FORMAT_VERSION, header, data)
     blob = st_save(tensors, {**meta, "sha256": digest})
-    if hashlib.sha256(_data_section(blob)).hexdigest() != digest:  # pragma: no cover
+    header, data = _split(blob)
+    if _digest(FORMAT_VERSION, header, data) != digest:  # pragma: no cover
         raise WeightsFileError("safetensors serialisation is not deterministic; file not written")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename durable (POSIX); not possible on every platform
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-    return path
+    return atomic_write(path, blob)
 
 
 # --------------------------------------------------------------------------- read
@@ -194,31 +214,42 @@ def _read_verified(path: Path) -> tuple[bytes, dict[str, str]]:
         )
     try:
         version = int(meta.get("format_version", ""))
-    except ValueError:
+    except (TypeError, ValueError):
         version = -1
-    if version != FORMAT_VERSION:
+    if version not in READ_VERSIONS:
         newer = version > FORMAT_VERSION
         raise WeightsFileError(
             f"{where} has format_version {meta.get('format_version')!r}; this sealloss reads "
-            f"version {FORMAT_VERSION}" + (" (upgrade sealloss)" if newer else " (old or unknown)")
+            f"versions {list(READ_VERSIONS)}"
+            + (" (upgrade sealloss)" if newer else " (old or unknown)")
         )
     missing = [k for k in ("kind", "config", "skeleton", "canonical", "sha256") if k not in meta]
     if missing:
         raise WeightsFileError(f"{where} lacks metadata fields {missing}")
-    if hashlib.sha256(blob[8 + n :]).hexdigest() != meta["sha256"]:
-        raise WeightsFileError(f"{where} is corrupt: tensor data checksum (sha256) does not match")
+    bad = sorted(k for k, v in meta.items() if not isinstance(v, str))
+    if bad:
+        raise WeightsFileError(f"{where} has non-string metadata fields {bad}")
+    if _digest(version, header, blob[8 + n :]) != meta["sha256"]:
+        what = "tensor data" if version == 1 else "metadata, tensor table and data"
+        raise WeightsFileError(
+            f"{where} is corrupt or was edited: checksum (sha256) does not match (it covers "
+            f"the {what})"
+        )
     return blob, meta
 
 
 def read_metadata(path_or_name: str | os.PathLike) -> dict[str, Any]:
     """Verified, decoded metadata of a weights file (config, skeleton and spec as dicts)."""
-    _, meta = _read_verified(_resolve(path_or_name))
+    path = _resolve(path_or_name)
+    _, meta = _read_verified(path)
     out: dict[str, Any] = dict(meta)
     for k in ("config", "skeleton", "canonical"):
         try:
-            out[k] = json.loads(meta[k])
+            out[k] = json.loads(meta[k], parse_constant=_no_constant)
         except ValueError:
-            raise WeightsFileError(f"weights metadata field {k!r} is not valid JSON") from None
+            raise WeightsFileError(
+                f"weights file {str(path)!r}: metadata field {k!r} is not valid JSON"
+            ) from None
     return out
 
 
@@ -257,6 +288,62 @@ def _resolve(path_or_name: str | os.PathLike) -> Path:
     )
 
 
+# --------------------------------------------------------------------------- validate
+def _decode_metadata(
+    meta: dict[str, str], kind: str, where: str
+) -> tuple[dict[str, Any], Skeleton, CanonicalSpec]:
+    """Decode and validate ``config``, ``skeleton`` and ``canonical`` of a weights file.
+
+    Raises :class:`WeightsFileError` naming the metadata field (and the config key) at fault:
+    invalid JSON, wrong types, unknown config keys, an invalid skeleton or canonical spec.
+    Hyper-parameter ranges are checked by the loss-net constructors (ValueError naming the
+    argument, turned into a WeightsFileError by :func:`load_lossnet`).
+    """
+    decoded: dict[str, Any] = {}
+    for field in ("config", "skeleton", "canonical"):
+        try:
+            decoded[field] = json.loads(meta[field], parse_constant=_no_constant)
+        except ValueError as e:
+            raise WeightsFileError(
+                f"{where}: metadata field {field!r} is not valid JSON ({e})"
+            ) from None
+        if not isinstance(decoded[field], dict):
+            raise WeightsFileError(
+                f"{where}: metadata field {field!r} must be a JSON object, got "
+                f"{type(decoded[field]).__name__}"
+            )
+    config = decoded["config"]
+    if "kind" in config and config["kind"] != kind:
+        raise WeightsFileError(
+            f"{where}: config field 'kind' is {config['kind']!r} but metadata field 'kind' is "
+            f"{kind!r}"
+        )
+    params = inspect.signature(LOSSNET_KINDS[kind].__init__).parameters
+    allowed = {p for p in params if p not in ("self", "skeleton", "spec")}
+    unknown = sorted(set(config) - allowed - {"kind", "skeleton", "spec"})
+    if unknown:
+        raise WeightsFileError(
+            f"{where}: unknown config fields {unknown} for a {kind!r} loss-net; known: "
+            f"{sorted(allowed)}"
+        )
+    for key, value in config.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise WeightsFileError(f"{where}: config field {key!r} is not finite ({value!r})")
+    try:
+        skeleton = Skeleton.from_dict(decoded["skeleton"])
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        raise WeightsFileError(f"{where}: metadata field 'skeleton' is invalid ({e})") from None
+    try:
+        spec = CanonicalSpec.from_dict(decoded["canonical"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise WeightsFileError(f"{where}: metadata field 'canonical' is invalid ({e})") from None
+    return config, skeleton, spec
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
 # --------------------------------------------------------------------------- load
 def load_lossnet(
     path_or_name: str | os.PathLike,
@@ -289,12 +376,7 @@ def load_lossnet(
         raise WeightsFileError(f"{where} holds an unknown loss-net kind {kind!r}")
     if expect_kind is not None and kind != expect_kind:
         raise WeightsFileError(f"{where} holds a {kind!r} loss-net, expected {expect_kind!r}")
-    try:
-        config = json.loads(meta["config"])
-        skeleton = Skeleton.from_dict(json.loads(meta["skeleton"]))
-        spec = CanonicalSpec.from_dict(json.loads(meta["canonical"]))
-    except (ValueError, KeyError, TypeError) as e:
-        raise WeightsFileError(f"{where} has unreadable metadata ({e})") from None
+    config, skeleton, spec = _decode_metadata(meta, kind, where)
     if expect_skeleton is not None:
         want = get_skeleton(expect_skeleton)
         if not want.same_structure(skeleton):
@@ -302,14 +384,17 @@ def load_lossnet(
                 f"{where} was made for skeleton {skeleton.name!r} ({skeleton.num_joints} joints), "
                 f"not {want.name!r} ({want.num_joints} joints)"
             )
+    dtype = _DTYPES.get(meta.get("dtype", "float32"))
+    if dtype is None:
+        raise WeightsFileError(
+            f"{where} has an unsupported metadata field 'dtype' {meta.get('dtype')!r}; "
+            f"supported: {sorted(_DTYPES)}"
+        )
     config = {**config, "kind": kind, "skeleton": skeleton.to_dict(), "spec": spec.to_dict()}
     try:
         net = build_lossnet(config)
     except (TypeError, ValueError) as e:
-        raise WeightsFileError(f"{where}: cannot rebuild the loss-net from its config ({e})") from e
-    dtype = _DTYPES.get(meta.get("dtype", "float32"))
-    if dtype is None:
-        raise WeightsFileError(f"{where} has an unsupported dtype {meta.get('dtype')!r}")
+        raise WeightsFileError(f"{where} has an invalid config field: {e}") from None
     net = net.to(dtype)
     try:
         state = st_load(blob)

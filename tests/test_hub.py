@@ -77,7 +77,7 @@ def test_save_load_bit_exact(tmp_path, make):
 def test_metadata_fields(saved):
     net, path = saved
     meta = read_metadata(path)
-    assert meta["format"] == "sealloss-lossnet" and meta["format_version"] == "1"
+    assert meta["format"] == "sealloss-lossnet" and meta["format_version"] == "2"
     assert meta["kind"] == "graphormer" and meta["config"] == json.loads(json.dumps(net.config))
     assert meta["skeleton"]["name"] == "h36m17" and meta["canonical"]["root"] == "detach"
     assert meta["dtype"] == "float32" and len(meta["sha256"]) == 64

@@ -296,7 +296,9 @@ class PoseEvaluator:
         if n == 0:
             return
         if self.units == "m" and self.root_align and self._count == 0:
-            warn_if_millimetres(g / 1000.0, "gt")
+            warn_if_millimetres(
+                g / 1000.0, "gt", hint="pass units='mm' or units='cm' to the evaluator"
+            )
         vals, jerr = self._per_sample(p, g)
         self._sum += vals.sum(0)
         self._joint_sum += jerr.sum(0)

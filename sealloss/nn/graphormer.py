@@ -19,6 +19,42 @@ from .encodings import FEATURE_SETS, GraphToken, HopBias, JointEncoder, hop_code
 
 __all__ = ["GraphormerBlock", "GraphormerLossNet", "poses_to_batch", "ACTIVATIONS"]
 
+# Upper bounds on constructor hyper-parameters. Far above any useful loss-net (the defaults are
+# width 64, 3 layers), they turn an absurd value, e.g. from an edited weights file, into a
+# ValueError instead of a multi-terabyte allocation.
+MAX_WIDTH = 8192
+MAX_LAYERS = 128
+MAX_HEADS = 256
+MAX_MLP_RATIO = 16.0
+MAX_HOP = 1024
+MAX_DEGREE = 1024
+MAX_COORD_SCALE = 1e6
+
+
+def check_int_arg(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` as an int in ``[low, high]``, else a ValueError naming the argument.
+
+    Integral floats (``64.0``, as JSON may give) are accepted; bools, strings and fractional
+    values are not.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if isinstance(value, float) and not (value == value and value.is_integer()):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
+def check_float_arg(name: str, value: Any, low: float, high: float) -> float:
+    """``value`` as a finite float in ``(low, high]``, else a ValueError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    v = float(value)
+    if not (low < v <= high):  # also refuses NaN
+        raise ValueError(f"{name} must be in ({low}, {high}], got {value!r}")
+    return v
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "gelu": nn.GELU,
     "silu": nn.SiLU,
@@ -101,14 +137,15 @@ class GraphormerLossNet(LossNet):
 
     Args:
         skeleton: main skeleton (or preset name); :meth:`forward` scores poses of it.
-        width: token width ``C`` (default 64).
-        heads: attention heads (default 4).
-        layers: transformer blocks (default 3).
-        mlp_ratio: MLP hidden width / ``C`` (default 2).
+        width: token width ``C`` (default 64), 1..8192, divisible by ``heads``.
+        heads: attention heads (default 4), 1..256.
+        layers: transformer blocks (default 3), 1..128.
+        mlp_ratio: MLP hidden width / ``C`` (default 2), in (0, 16].
         activation: smooth activation name (``gelu``, ``silu``, ``tanh``, ``softplus``).
         extra_skeletons: further skeletons :meth:`forward_graph` accepts.
-        max_hop: hop distances above it share one bias (default: the largest in the skeletons).
-        max_degree: degrees above it share one centrality embedding (default 8).
+        max_hop: hop distances above it share one bias (default: the largest in the skeletons),
+            1..1024.
+        max_degree: degrees above it share one centrality embedding (default 8), 1..1024.
         spec: canonicalisation of the inputs (default ``CanonicalSpec()``: metres, root detached).
 
     Shapes:
@@ -133,9 +170,24 @@ class GraphormerLossNet(LossNet):
         features: str = "structural",
         coord_scale: float = 10.0,
     ) -> None:
-        super().__init__(skeleton, spec)
-        if features not in FEATURE_SETS:
+        """Raises ValueError naming the argument for an out-of-range hyper-parameter."""
+        width = check_int_arg("width", width, 1, MAX_WIDTH)
+        heads = check_int_arg("heads", heads, 1, MAX_HEADS)
+        if width % heads:
+            raise ValueError(f"width ({width}) must be divisible by heads ({heads})")
+        layers = check_int_arg("layers", layers, 1, MAX_LAYERS)
+        mlp_ratio = check_float_arg("mlp_ratio", mlp_ratio, 0.0, MAX_MLP_RATIO)
+        if int(round(width * mlp_ratio)) < 1:
+            raise ValueError(f"mlp_ratio {mlp_ratio} gives an empty MLP for width {width}")
+        if max_hop is not None:
+            max_hop = check_int_arg("max_hop", max_hop, 1, MAX_HOP)
+        max_degree = check_int_arg("max_degree", max_degree, 1, MAX_DEGREE)
+        coord_scale = check_float_arg("coord_scale", coord_scale, 0.0, MAX_COORD_SCALE)
+        if not isinstance(activation, str):
+            raise ValueError(f"activation must be a name, got {activation!r}")
+        if not isinstance(features, str) or features not in FEATURE_SETS:
             raise ValueError(f"unknown feature set {features!r}; use one of {sorted(FEATURE_SETS)}")
+        super().__init__(skeleton, spec)
         known: dict[str, Skeleton] = {self.skeleton.name: self.skeleton}
         for s in extra_skeletons:
             sk = Skeleton.from_dict(s) if isinstance(s, dict) else get_skeleton(s)

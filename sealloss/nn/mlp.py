@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from ..canonical import CanonicalSpec
 from ..skeleton import Skeleton
 from .base import LossNet
-from .graphormer import make_activation
+from .graphormer import MAX_LAYERS, MAX_WIDTH, check_int_arg, make_activation
 
 __all__ = ["MLPLossNet", "ResidualBlock"]
 
@@ -44,8 +44,8 @@ class MLPLossNet(LossNet):
 
     Args:
         skeleton: skeleton (or preset name) of the poses.
-        width: hidden width (default 256).
-        blocks: residual blocks (default 2).
+        width: hidden width (default 256), 1..8192.
+        blocks: residual blocks (default 2), 0..128 (0: one linear layer and the head).
         activation: smooth activation name (default ``gelu``).
         spec: canonicalisation of the inputs (default metres, root detached).
 
@@ -64,8 +64,13 @@ class MLPLossNet(LossNet):
         activation: str = "gelu",
         spec: CanonicalSpec | None = None,
     ) -> None:
+        width = check_int_arg("width", width, 1, MAX_WIDTH)
+        blocks = check_int_arg("blocks", blocks, 0, MAX_LAYERS)
+        if not isinstance(activation, str):
+            raise ValueError(f"activation must be a name, got {activation!r}")
+        make_activation(activation)  # validate early
         super().__init__(skeleton, spec)
-        self._hp = {"width": int(width), "blocks": int(blocks), "activation": activation}
+        self._hp = {"width": width, "blocks": blocks, "activation": activation}
         j = self.skeleton.num_joints
         self.inp = nn.Linear(5 * j, width)
         self.blocks = nn.Sequential(*(ResidualBlock(width, activation) for _ in range(blocks)))
