@@ -22,6 +22,8 @@ import os
 
 import torch
 
+from sealloss.defaults import RECOMMENDED
+
 from . import get
 
 __all__ = ["add_arguments", "from_args", "parse_lambda", "PassThrough", "sidecar_path",
@@ -50,19 +52,53 @@ def parse_lambda(text: str | float) -> float | str:
     return value
 
 
+def _fraction(text: str) -> float:
+    """A float in ``(0, 1]`` (``--seal-score-fraction``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    """A float > 0 (``--seal-force-ratio``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0.0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the sealloss flags to an upstream ``argparse`` parser (returns it)."""
+    """Add the sealloss flags to an upstream ``argparse`` parser (returns it).
+
+    The defaults are the recommended, measured setting (:data:`sealloss.defaults.RECOMMENDED`):
+    the shipped ``h36m17`` loss-net, frozen (``static``), ``lam`` auto at force ratio 0.3,
+    scoring a quarter of each batch.
+    """
     g = parser.add_argument_group("sealloss (learned structural loss)")
     g.add_argument("--seal", action="store_true",
                    help="add the SEAL energy term to the training loss")
-    g.add_argument("--seal-lambda", type=parse_lambda, default="auto",
+    g.add_argument("--seal-lambda", type=parse_lambda, default=RECOMMENDED["lam"],
                    help="energy weight: a number, or 'auto' (force-ratio control)")
-    g.add_argument("--seal-lossnet", default="h36m17",
+    g.add_argument("--seal-lossnet", default=RECOMMENDED["lossnet"],
                    help="loss-net: a pretrained name, a .safetensors path, or 'none' (a fresh "
                         "loss-net trained from scratch; --seal-mode dynamic only)")
-    g.add_argument("--seal-mode", choices=MODES, default="dynamic",
-                   help="dynamic: train the loss-net on current predictions; static: frozen; "
-                        "warm: pretrained start, then dynamic")
+    g.add_argument("--seal-mode", choices=MODES, default=RECOMMENDED["mode"],
+                   help="static (default): the pretrained loss-net stays frozen; dynamic: "
+                        "train the loss-net on current predictions; warm: pretrained start, "
+                        "then dynamic")
+    g.add_argument("--seal-force-ratio", type=_positive,
+                   default=RECOMMENDED["target_force_ratio"],
+                   help="with --seal-lambda auto: the ratio |lam dE/dy| / |dL/dy| to hold")
+    g.add_argument("--seal-score-fraction", type=_fraction,
+                   default=RECOMMENDED["score_fraction"],
+                   help="share of each batch the energy term scores, in (0, 1]")
     g.add_argument("--seal-frames", type=int, default=8,
                    help="frames scored per clip for seq2seq models (0 = all)")
     g.add_argument("--seal-resume", default="",
@@ -112,6 +148,9 @@ def from_args(
         lossnet=None if str(lossnet).lower() == "none" else lossnet,
         lam=args.seal_lambda,
         mode=args.seal_mode,
+        target_force_ratio=float(
+            getattr(args, "seal_force_ratio", RECOMMENDED["target_force_ratio"])),
+        score_fraction=float(getattr(args, "seal_score_fraction", RECOMMENDED["score_fraction"])),
         adapter=adapter,
         frames_per_clip=frames if frames > 0 else None,
         # upstream scripts (DataParallel included) put their outputs on cuda:0 when available

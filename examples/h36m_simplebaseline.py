@@ -15,7 +15,7 @@ import time
 import torch
 from tqdm import tqdm
 
-from sealloss import AlternatingWrapper, GraphormerLossNet, evaluate
+from sealloss import AlternatingWrapper, evaluate
 from sealloss.baselines import SimpleBaseline
 from sealloss.data import TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_pairs, load_h36m
 from sealloss.experiment import epoch_order, predict
@@ -30,9 +30,9 @@ def train(x, y, use_seal: bool, args) -> torch.nn.Module:
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.05 ** (1 / steps))
     seal = None
     if use_seal:  # SEAL
-        seal = AlternatingWrapper(  # SEAL
-            opt, GraphormerLossNet(width=32, layers=2), lam="auto", score_fraction=0.25,  # SEAL
-            update_every=2, lossnet_batch=64, seed=args.seed)  # SEAL
+        # SEAL: the recommended setting (sealloss.defaults.RECOMMENDED): the shipped h36m17
+        # loss-net, frozen, lam="auto" at force ratio 0.3, scoring a quarter of each batch
+        seal = AlternatingWrapper(opt, seed=args.seed)  # SEAL
     bar = tqdm(total=steps, desc="SEAL" if use_seal else "plain")
     for epoch in range(args.epochs):
         model.train()

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SealLossError
+from .defaults import RECOMMENDED, recommended
+from .errors import DataNotFoundError, SealLossError
 
 __all__ = ["main", "build_parser", "DemoConfig", "DemoResult", "run_demo", "CLIError"]
 
@@ -126,6 +127,9 @@ class DemoConfig:
     plot_samples: int = 4
     plots: bool = True
     quick: bool = False
+    #: "static": the recommended setting (shipped h36m17 loss-net, frozen; RECOMMENDED);
+    #: "dynamic": a fresh loss-net (lossnet_width/layers/batch) trained alongside
+    seal_mode: str = RECOMMENDED["mode"]
 
     def resolved(self) -> DemoConfig:
         """A copy with ``quick`` and per-dataset defaults applied."""
@@ -145,6 +149,10 @@ class DemoConfig:
             c.epochs = 8 if c.data == "embedded" else 3
         if c.epochs < 1 or c.width < 1 or c.batch_size < 1:
             raise CLIError("epochs, width and batch size must be at least 1")
+        if c.seal_mode not in ("static", "dynamic"):
+            raise CLIError(f"seal mode must be 'static' or 'dynamic', got {c.seal_mode!r}")
+        if c.data != "h36m" and c.data_root is not None:
+            raise CLIError(_DATA_ROOT_ALONE)
         return c
 
 
@@ -164,6 +172,7 @@ class DemoResult:
     config: dict[str, Any] = field(default_factory=dict)
     n_train: int = 0
     n_test: int = 0
+    notes: list[str] = field(default_factory=list)  # e.g. figures skipped without matplotlib
 
     def paired_difference(self, key: str) -> tuple[float, float]:
         """Mean and sample std over seeds of ``SEAL - plain`` for metric ``key`` (std NaN for
@@ -201,20 +210,40 @@ class DemoResult:
 def _load_pairs(
     which: str, data_root: str | None, every_train: int, every_test: int
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Train and test pairs dicts: the shipped CMU clips, or Human3.6M (S1-S8 / S9, S11)."""
+    """Train and test pairs dicts: the shipped CMU clips, or Human3.6M (S1-S8 / S9, S11).
+
+    ``--data-root`` without ``--data h36m`` is an error (it would be ignored), and the data
+    loaders' messages are reworded in the command line's terms (``--data-root``, not ``root=``).
+    """
     from . import data
 
     if which == "embedded":
+        if data_root is not None:
+            raise CLIError(_DATA_ROOT_ALONE)
         return data.load_embedded("train"), data.load_embedded("test")
     if which == "h36m":
-        if data_root is None:
-            data.resolve_data_root(None)  # raises DataNotFoundError naming $SEALLOSS_DATA
-        ds = data.load_h36m(data_root)
+        try:
+            if data_root is None:
+                data.resolve_data_root(None)  # raises DataNotFoundError naming $SEALLOSS_DATA
+            ds = data.load_h36m(data_root)
+        except DataNotFoundError as e:
+            raise DataNotFoundError(_cli_wording(str(e))) from None
         return (
             data.h36m_pairs(data.TRAIN_SUBJECTS, every=every_train, dataset=ds),
             data.h36m_pairs(data.TEST_SUBJECTS, every=every_test, dataset=ds),
         )
     raise CLIError(f"unknown data {which!r}; use 'embedded' or 'h36m'")
+
+
+_DATA_ROOT_ALONE = ("--data-root is only read with --data h36m (the default data, the shipped "
+                    "CMU clips, needs no folder); add --data h36m or drop --data-root")
+
+
+def _cli_wording(msg: str) -> str:
+    """A data loader's message in the command line's terms: ``--data-root``, not ``root=``."""
+    return (msg.replace("(passed as root=)", "(given as --data-root)")
+            .replace("pass root=<folder>", "pass --data-root <folder>")
+            .replace("pass root=", "pass --data-root"))
 
 
 def _evenly_spaced(n: int, k: int) -> list[int]:
@@ -257,16 +286,16 @@ def run_demo(
     times: dict[str, list[float]] = {}
     first: dict[str, Any] = {}
     for seed in cfg.seeds:
-        with torch.random.fork_rng():  # the loss-net's initialisation, seeded and local
-            torch.manual_seed(seed + 10_007)
-            lossnet = GraphormerLossNet("h36m17", width=cfg.lossnet_width,
-                                        layers=cfg.lossnet_layers)
-        arms = [
-            ArmConfig("plain"),
-            ArmConfig("SEAL", seal=True, seal_kwargs={
-                "lossnet": lossnet, "lam": "auto", "lossnet_batch": cfg.lossnet_batch,
-            }),
-        ]
+        if cfg.seal_mode == "static":  # the recommended setting, as the wrapper's defaults
+            seal_kwargs = recommended()
+        else:
+            with torch.random.fork_rng():  # the loss-net's initialisation, seeded and local
+                torch.manual_seed(seed + 10_007)
+                lossnet = GraphormerLossNet("h36m17", width=cfg.lossnet_width,
+                                            layers=cfg.lossnet_layers)
+            seal_kwargs = recommended(lossnet=lossnet, mode="dynamic",
+                                      lossnet_batch=cfg.lossnet_batch)
+        arms = [ArmConfig("plain"), ArmConfig("SEAL", seal=True, seal_kwargs=seal_kwargs)]
         per_seed[seed] = {}
         for arm in arms:
             cb = None
@@ -299,23 +328,46 @@ def run_demo(
         net = build_lossnet(state["lossnet_config"])
         net.load_state_dict(state["lossnet"])
         files["lossnet"] = str(save_lossnet(net, out / "lossnet.safetensors"))
-    if cfg.plots:
-        from .plots import plot_pose_comparison, plot_training_curves
-
-        idx = _evenly_spaced(x_te.shape[0], cfg.plot_samples)
-        files["skeletons"] = str(plot_pose_comparison(
-            out / "demo_skeletons.png", y_te[idx], {k: v[idx] for k, v in preds.items()},
-            "h36m17", x2d=x_te[idx], titles=[f"#{i}" for i in idx]))
-        files["curves"] = str(plot_training_curves(out / "demo_curves.png", hist))
     files["results"] = str(out / "results.json")
     result = DemoResult(metrics, steps, hist, per_seed, files, asdict(cfg),
                         int(x_tr.shape[0]), int(x_te.shape[0]))
-    summary = {k: v for k, v in asdict(result).items() if k != "histories"}
-    summary["paired_difference"] = {
-        k: dict(zip(("mean", "std"), result.paired_difference(k))) for k in metrics["SEAL"]
-    }
-    (out / "results.json").write_text(json.dumps(summary, indent=2))
+
+    def write_summary() -> None:
+        summary = {k: v for k, v in asdict(result).items() if k != "histories"}
+        summary["paired_difference"] = {
+            k: dict(zip(("mean", "std"), result.paired_difference(k))) for k in metrics["SEAL"]
+        }
+        (out / "results.json").write_text(json.dumps(summary, indent=2))
+
+    write_summary()  # the numbers are on disk before any figure is drawn
+    if cfg.plots:
+        try:
+            _demo_figures(out, files, x_te, y_te, preds, hist, cfg.plot_samples)
+        except ImportError as e:  # matplotlib is optional (pip install 'sealloss[plots]')
+            result.notes.append(f"figures skipped: {e}")
+            log.warning("sealloss demo: figures skipped: %s", e)
+        write_summary()
     return result
+
+
+def _demo_figures(out: Path, files: dict[str, str], x_te: Any, y_te: Any,
+                  preds: dict[str, Any], hist: dict[str, list[dict[str, float]]],
+                  samples: int) -> None:
+    """The demo's PNGs: evenly spaced test poses, the poses whose bones SEAL changed most (bone
+    lengths written) and the training curves. Raises ImportError without matplotlib."""
+    from .plots import plot_bone_changes, plot_pose_comparison, plot_training_curves
+
+    idx = _evenly_spaced(x_te.shape[0], samples)
+    files["skeletons"] = str(plot_pose_comparison(
+        out / "demo_skeletons.png", y_te[idx], {k: v[idx] for k, v in preds.items()},
+        "h36m17", x2d=x_te[idx], titles=[f"test pose #{i}" for i in idx]))
+    target = RECOMMENDED["target_force_ratio"]
+    files["curves"] = str(plot_training_curves(out / "demo_curves.png", hist,
+                                               targets={"seal_force_ratio": target}))
+    if "plain" in preds and "SEAL" in preds:
+        files["bones"] = str(plot_bone_changes(
+            out / "demo_bones.png", y_te, preds["plain"], preds["SEAL"], "h36m17",
+            samples=max(1, min(samples, 3))))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -326,7 +378,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     cfg = DemoConfig(data=args.data, data_root=args.data_root, out=args.out, epochs=args.epochs,
                      width=args.width, seeds=tuple(args.seeds), every=args.every,
-                     quick=args.quick, plots=not args.no_plots)
+                     quick=args.quick, plots=not args.no_plots, seal_mode=args.seal_mode)
     bars: dict[str, Any] = {}
 
     def progress(arm: str, step: int, total: int, rec: dict[str, float]) -> None:
@@ -342,6 +394,13 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"sealloss demo: SimpleBaseline (width {r.width}) without and with SEAL on "
           f"{'the embedded CMU clips' if r.data == 'embedded' else 'Human3.6M'}, "
           f"{r.epochs} epoch(s), seed(s) {', '.join(map(str, r.seeds))}")
+    if r.seal_mode == "static":
+        print("SEAL arm: the recommended setting: the shipped h36m17 loss-net, frozen "
+              f"(static), lam auto at force ratio {RECOMMENDED['target_force_ratio']}, scoring "
+              f"{RECOMMENDED['score_fraction']:.0%} of each batch")
+    else:
+        print(f"SEAL arm: a fresh loss-net (width {r.lossnet_width}, {r.lossnet_layers} "
+              "layer(s)) trained alongside (dynamic)")
     t0 = time.perf_counter()
     res = run_demo(cfg, progress)
     for bar in bars.values():
@@ -357,6 +416,8 @@ def _demo(args: argparse.Namespace) -> int:
               "(same seed, data order and schedule per pair), then their std.")
     for k, v in res.files.items():
         print(f"  {k:<20} {v}")
+    for note in res.notes:
+        print(f"note: {note}")
     return EXIT_OK
 
 
@@ -425,6 +486,39 @@ def _pretrain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- units check
+#: plausible median distance of a person's joints from the root joint, metres (an adult's is
+#: about 0.3-0.5 m; the bounds leave a factor of about 6 either way, while a wrong unit is a
+#: factor of 10, 100 or 1000)
+_PLAUSIBLE_EXTENT_M = (0.05, 2.5)
+_UNIT_WORDS = {"m": "metres", "cm": "centimetres", "mm": "millimetres"}
+
+
+def _check_scale(poses: Any, units: str, root: int, what: str, force: bool = False) -> None:
+    """Refuse poses whose size, read in ``units``, is not a person's (``--units`` is wrong).
+
+    The size is the median distance of the joints from the root joint, after converting to
+    metres; outside :data:`_PLAUSIBLE_EXTENT_M` the error names ``--units`` and the units
+    that would make the poses person-sized. All-zero poses and ``force`` skip the check.
+    """
+    from .canonical import UNIT_SCALE
+
+    if force or poses.numel() == 0:
+        return
+    rel = poses - poses[..., root : root + 1, :]
+    med = float(rel.norm(dim=-1).median()) * UNIT_SCALE[units]
+    lo, hi = _PLAUSIBLE_EXTENT_M
+    if med == 0.0 or not math.isfinite(med) or lo <= med <= hi:
+        return
+    fits = [u for u, s in UNIT_SCALE.items() if lo <= med / UNIT_SCALE[units] * s <= hi]
+    hint = (f"they look like {_UNIT_WORDS[fits[0]]}: pass --units {fits[0]}" if fits
+            else "check the poses' scale")
+    raise CLIError(
+        f"{what}: read as {_UNIT_WORDS[units]} (--units {units}), the joints' median distance "
+        f"from the root is {med * 1000:.3g} mm, not a person's size ({lo * 1000:.0f}-"
+        f"{hi * 1000:.0f} mm); {hint} (or --no-units-check to go on anyway)")
+
+
 # --------------------------------------------------------------------------- evaluate
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .metrics import evaluate
@@ -443,6 +537,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.actions_key and "" not in arrays and args.actions_key in arrays:
         actions = arrays[args.actions_key]
     p, g = _float_tensor(pred, "predictions"), _float_tensor(gt, "ground truth")
+    if g.dim() >= 2 and g.shape[-2:] == (sk.num_joints, 3):
+        _check_scale(g, args.units, sk.root, "ground truth", force=args.no_units_check)
     res = evaluate(p, g, sk, actions=actions, units=args.units)
     print(f"{res.count} poses, skeleton {sk.name} ({sk.num_joints} joints); mm and %")
     print(res.table(per_action=not args.no_actions, per_joint=args.per_joint))
@@ -487,6 +583,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if args.reference_key and "" not in arrays and args.reference_key in arrays:
         ref = _float_tensor(arrays[args.reference_key], "reference poses")
     j = net.skeleton.num_joints
+    if y3d.dim() >= 2 and y3d.shape[-2:] == (j, 3):
+        for poses, what in ((ref, "reference poses"), (y3d, "3D poses")):
+            if poses is not None:
+                _check_scale(poses, args.units, net.skeleton.root, what,
+                             force=args.no_units_check)
     n = int(np.prod(y3d.shape[:-2])) if y3d.dim() >= 2 else 0
     baseline = None
     if ref is not None and args.blame == "energy":
@@ -506,10 +607,20 @@ def _cmd_score(args: argparse.Namespace) -> int:
         print(f"energy: mean {e.mean():.4f}, median {np.median(e):.4f}, min {e.min():.4f}, "
               f"max {e.max():.4f}")
     extra: dict[str, np.ndarray] = {}
+    if args.flag == "reference" and ref is None:
+        raise CLIError(f"--flag reference needs reference poses (array "
+                       f"{args.reference_key!r}, see --reference-key) in {args.poses!r}")
+    if len(s) and args.flag == "batch":
+        thr = energy_threshold(s.energy, args.quantile)
+        flags = s.flag(thr).numpy()
+        print(f"flagged: {int(flags.sum())} of {len(s)} poses lie above the {args.quantile:.0%} "
+              f"quantile of these poses' own energies ({thr:.4f}): the least plausible "
+              f"{1 - args.quantile:.0%} of this set (--flag batch)")
+        extra = {"flagged": flags, "threshold": np.asarray(thr)}
     if ref is not None:
         ref_e = pose_energies(net, x2d, ref, units=args.units, batch_size=args.batch_size)
-        thr = energy_threshold(ref_e, args.quantile)
-        flags = s.flag(thr).numpy()
+        rthr = energy_threshold(ref_e, args.quantile)
+        rflags = s.flag(rthr).numpy()
         scale = UNIT_SCALE[args.units] * 1000.0
         yv, rv = y3d.reshape(-1, j, 3), ref.reshape(-1, j, 3)
         r = net.skeleton.root
@@ -517,10 +628,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
         err_mm = err.numpy() * scale
         rho = _spearman(e, err_mm)
         print(f"reference {args.reference_key!r}: its {args.quantile:.0%} energy quantile is "
-              f"{thr:.4f}; {int(flags.sum())} of {len(s)} poses lie above it")
+              f"{rthr:.4f}; {int(rflags.sum())} of {len(s)} poses lie above it"
+              + (" (--flag reference)" if args.flag == "reference" else
+                 " (the loss-net ranks most predictions above any ground truth, so this count "
+                 "is not used as the flag)"))
         print(f"rank correlation of energy with per-pose MPJPE against it: {rho:.3f}")
-        extra = {"flagged": flags, "threshold": np.asarray(thr), "mpjpe_mm": err_mm,
-                 "reference_energy": ref_e.numpy()}
+        extra.update({"mpjpe_mm": err_mm, "reference_energy": ref_e.numpy(),
+                      "reference_threshold": np.asarray(rthr), "reference_flagged": rflags})
+        if args.flag == "reference":
+            extra.update({"flagged": rflags, "threshold": np.asarray(rthr)})
     print(s.table(args.top))
     if args.out:
         outp = Path(args.out)
@@ -536,13 +652,16 @@ def _cmd_score(args: argparse.Namespace) -> int:
             np.savez(outp, **s.to_numpy(), **extra)
         print(f"wrote {outp}")
     if args.plot and len(s):
-        from .plots import plot_blame
-
         top = s.ranking()[: min(4, args.top or 4)]
         yv = y3d.reshape(-1, j, 3)[top] * UNIT_SCALE[args.units]
         names = [f"#{int(i)}: E = {float(s.energy[i]):.3f}" for i in top]
-        plot_blame(args.plot, yv, torch.clamp(s.blame[top], min=0), net.skeleton, names)
-        print(f"wrote {args.plot}")
+        try:
+            from .plots import plot_blame
+
+            plot_blame(args.plot, yv, torch.clamp(s.blame[top], min=0), net.skeleton, names)
+            print(f"wrote {args.plot}")
+        except ImportError as err:  # matplotlib is optional: the scores above stand
+            print(f"note: --plot skipped: {err}")
     return EXIT_OK
 
 
@@ -608,7 +727,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", formatter_class=fmt,
         help="train a small SimpleBaseline with and without SEAL; print the comparison",
         description="Trains a SimpleBaseline lifter twice (plain MPJPE loss, and MPJPE + SEAL "
-        "energy with a loss-net trained alongside), same seed and data order, then scores both "
+        "energy of the shipped pretrained loss-net, the recommended setting), same seed and "
+        "data order, then scores both "
         "on held-out poses. Needs no download: by default it uses the CMU clips shipped with "
         "sealloss (a few minutes on 2 CPU cores). Writes skeleton figures, training curves, "
         "predictions, the SEAL loss-net and results.json to --out.")
@@ -627,6 +747,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--threads", type=int, default=1, help=_THREADS_HELP)
     d.add_argument("--quick", action="store_true",
                    help="tiny smoke run (seconds): small nets, a few steps")
+    d.add_argument("--seal-mode", choices=("static", "dynamic"), default=RECOMMENDED["mode"],
+                   help="SEAL arm: static = the recommended setting (shipped h36m17 loss-net, "
+                   "frozen, lam auto at force ratio 0.3, a quarter of each batch scored); "
+                   "dynamic = a fresh loss-net trained alongside")
     d.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     d.add_argument("--no-progress", action="store_true", help="no progress bars")
     d.set_defaults(func=_cmd_demo)
@@ -678,7 +802,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--gt", default=None, help="separate ground-truth file (.npz or .npy)")
     e.add_argument("--skeleton", default="h36m17", choices=list_skeletons(),
                    help="joint layout of the poses")
-    e.add_argument("--units", choices=("m", "cm", "mm"), default="m", help="units of the poses")
+    e.add_argument("--units", choices=("m", "cm", "mm"), default="m",
+                   help="units of the poses; poses that are not person-sized in these units are "
+                   "refused")
+    e.add_argument("--no-units-check", action="store_true",
+                   help="evaluate even when the poses are not person-sized in --units")
     e.add_argument("--pred-key", default="pred", help="array name of the predictions")
     e.add_argument("--gt-key", default="gt", help="array name of the ground truth")
     e.add_argument("--actions-key", default="actions",
@@ -705,13 +833,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--y3d-key", default=None, help="array name of the 3D poses (y3d, else pred)")
     s.add_argument("--reference-key", default="gt",
                    help="array of plausible poses (ground truth) used as reference, if present")
-    s.add_argument("--units", choices=("m", "cm", "mm"), default="m", help="units of 3D poses")
+    s.add_argument("--units", choices=("m", "cm", "mm"), default="m",
+                   help="units of 3D poses; poses that are not person-sized in these units are "
+                   "refused")
+    s.add_argument("--no-units-check", action="store_true",
+                   help="score even when the poses are not person-sized in --units")
     s.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None,
                    help="2D inputs are pixels of a W x H image (converted to the screen frame)")
     s.add_argument("--blame", choices=("auto", "energy", "gradient"), default="auto",
                    help="per-joint blame: |dE/dy_j| (auto) or per-joint energy above baseline")
+    s.add_argument("--flag", choices=("batch", "reference"), default="batch",
+                   help="which energies set the implausibility threshold: batch = the scored "
+                   "poses' own (flags the least plausible 1 - QUANTILE of them); reference = "
+                   "the ground truth's (--reference-key; a loss-net ranks nearly every model "
+                   "prediction above the ground truth, so this flags most predictions)")
     s.add_argument("--quantile", type=float, default=0.95,
-                   help="reference energy quantile above which poses are flagged")
+                   help="energy quantile above which poses are flagged (see --flag)")
     s.add_argument("--top", type=int, default=10, help="rows of the table of worst poses")
     s.add_argument("--batch-size", type=int, default=1024, help="poses per loss-net call")
     s.add_argument("--out", default=None, help="write all scores to .npz or .csv")

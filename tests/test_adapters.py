@@ -396,7 +396,10 @@ def test_hook_flags_and_pass_through(tmp_path):
     p = add_arguments(argparse.ArgumentParser())
     args = p.parse_args(["--seal", "--seal-lambda", "0.01", "--seal-frames", "4"])
     assert args.seal and args.seal_lambda == 0.01 and args.seal_frames == 4
-    assert args.seal_mode == "dynamic" and args.seal_lossnet == "h36m17"
+    assert args.seal_mode == "static" and args.seal_lossnet == "h36m17"
+    assert args.seal_force_ratio == 0.3 and args.seal_score_fraction == 0.25
+    with pytest.raises(SystemExit):
+        p.parse_args(["--seal-score-fraction", "0"])
     assert p.parse_args([]).seal_lambda == "auto"
     with pytest.raises(SystemExit):
         p.parse_args(["--seal-lambda", "-1"])
@@ -413,7 +416,8 @@ def test_hook_flags_and_pass_through(tmp_path):
 
 def test_from_args_builds_a_wrapper_and_the_sidecar_round_trips(tmp_path):
     p = add_arguments(argparse.ArgumentParser())
-    args = p.parse_args(["--seal", "--seal-lossnet", "none", "--seal-lambda", "0.01"])
+    args = p.parse_args(["--seal", "--seal-lossnet", "none", "--seal-lambda", "0.01",
+                         "--seal-mode", "dynamic", "--seal-score-fraction", "1"])
     seal = from_args(args, None, "mixste")
     assert seal.adapter.name == "mixste" and seal.frames_per_clip == 8 and seal.lam == 0.01
     x, y_hat, y = upstream_batch("mixste")

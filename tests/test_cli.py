@@ -163,8 +163,12 @@ def test_score_matches_the_loss_net(tmp_path: Path, weights: Path,
     assert s["ranking"].tolist() == np.argsort(-want, kind="stable").tolist()
     assert s["blame"].shape == (8, J) and (s["blame"][:, 0] == 0).all()  # root never blamed
     thr = float(np.quantile(e_gt.astype(np.float64), 0.95))
-    assert float(s["threshold"]) == pytest.approx(thr, rel=1e-5)
-    assert int(s["flagged"].sum()) == int((want > thr).sum())
+    assert float(s["reference_threshold"]) == pytest.approx(thr, rel=1e-5)
+    assert int(s["reference_flagged"].sum()) == int((want > thr).sum())
+    # the default flag: the least plausible 5 % of the scored poses themselves
+    own = float(np.quantile(want.astype(np.float64), 0.95))
+    assert float(s["threshold"]) == pytest.approx(own, rel=1e-4, abs=1e-6)
+    assert s["flagged"].tolist() == (want > own).tolist() and 0 < s["flagged"].sum() <= 1
     rel = (pred - pred[:, :1]) - gt  # root-aligned, as evaluate's MPJPE
     np.testing.assert_allclose(s["mpjpe_mm"], np.linalg.norm(rel, axis=-1).mean(-1) * 1000,
                                rtol=1e-4)
@@ -205,7 +209,10 @@ def test_info(tmp_path: Path, weights: Path, capsys: pytest.CaptureFixture) -> N
     info = json.loads(out)
     net = load_lossnet(weights)
     assert info["kind"] == "graphormer" and info["parameters"] == net.num_parameters
-    assert info["skeleton"] == "h36m17 (17 joints)" and info["format"] == "sealloss-lossnet v1"
+    from sealloss.hub import FORMAT_VERSION
+
+    assert info["skeleton"] == "h36m17 (17 joints)"
+    assert info["format"] == f"sealloss-lossnet v{FORMAT_VERSION}"
     assert info["config"]["width"] == 16 and info["config"]["layers"] == 1
     rc, out, _ = _run(capsys, "info", str(weights))
     assert rc == 0 and f"{net.num_parameters:,}" in out

@@ -78,7 +78,7 @@ class StandIn:
 
 def test_hooks_add_the_energy_term_by_hand() -> None:
     ref, w0, x, y = _data()
-    hooks = SealHooks(QuadraticNet(ref), lam=0.5, mode="static")
+    hooks = SealHooks(QuadraticNet(ref), lam=0.5, mode="static", score_fraction=1.0)
     module = StandIn(w0)
     hooks.on_fit_start(None, module)
     assert "training_step" in vars(module)
@@ -98,7 +98,7 @@ def test_hooks_add_the_energy_term_by_hand() -> None:
 
 def test_hooks_refuse_modules_that_break_the_convention() -> None:
     ref, w0, x, y = _data()
-    hooks = SealHooks(QuadraticNet(ref), lam=0.5, mode="static")
+    hooks = SealHooks(QuadraticNet(ref), lam=0.5, mode="static", score_fraction=1.0)
     module = StandIn(w0, fmt="tensor")
     hooks.on_fit_start(None, module)
     with pytest.raises(SealCallbackError, match="'x2d', 'y_hat' and 'y_gt'"):
@@ -119,7 +119,8 @@ def test_hooks_state_round_trip() -> None:
     torch.manual_seed(0)
     net = GraphormerLossNet("h36m17", width=16, heads=2, layers=1)
     init = {k: v.clone() for k, v in net.state_dict().items()}
-    hooks = SealHooks(net, lam=0.1, lossnet_batch=4, num_negatives=1, seed=3)
+    hooks = SealHooks(net, lam=0.1, lossnet_batch=4, num_negatives=1, seed=3,
+                      mode="dynamic", score_fraction=1.0)
     module = StandIn(w0)
     hooks.on_fit_start(None, module)
     for i in range(2):
@@ -128,7 +129,8 @@ def test_hooks_state_round_trip() -> None:
     assert state["steps"] == 2 and state["lossnet_updates"] == 2
     assert any(not torch.equal(init[k], v) for k, v in state["lossnet"].items())
     fresh = GraphormerLossNet("h36m17", width=16, heads=2, layers=1)
-    hooks2 = SealHooks(fresh, lam=0.1, lossnet_batch=4, num_negatives=1, seed=3)
+    hooks2 = SealHooks(fresh, lam=0.1, lossnet_batch=4, num_negatives=1, seed=3,
+                       mode="dynamic", score_fraction=1.0)
     hooks2.load_state_dict(state)
     assert hooks2.state_dict()["steps"] == 2  # pending state is reported as is
     hooks2.on_fit_start(None, StandIn(w0))
@@ -178,7 +180,7 @@ def test_lightning_sgd_step_matches_hand_gradient(tmp_path: Path) -> None:
     from sealloss.integrations.lightning import SealCallback
 
     ref, w0, x, y = _data()
-    cb = SealCallback(QuadraticNet(ref), lam=0.5, mode="static")
+    cb = SealCallback(QuadraticNet(ref), lam=0.5, mode="static", score_fraction=1.0)
     assert isinstance(cb, pl.Callback)
     module = _module_class(pl)(w0, lr=0.1)
     trainer = _fit(pl, module, cb, 1, x, y, tmp_path)
@@ -197,7 +199,8 @@ def test_lightning_dynamic_training_and_checkpoint(tmp_path: Path) -> None:
     torch.manual_seed(0)
     net = GraphormerLossNet("h36m17", width=16, heads=2, layers=1)
     init = [p.detach().clone() for p in net.parameters()]
-    cb = SealCallback(net, lam=0.1, lossnet_batch=4, num_negatives=1, seed=0)
+    cb = SealCallback(net, lam=0.1, lossnet_batch=4, num_negatives=1, seed=0,
+                      mode="dynamic", score_fraction=1.0)
     module = _module_class(pl)(w0, lr=0.01)
     trainer = _fit(pl, module, cb, 3, x, y, tmp_path)
     assert cb.wrapper.steps == 3 and cb.wrapper.lossnet_updates == 3

@@ -55,8 +55,13 @@ def test_skeleton_lines_follow_the_pose() -> None:
         np.testing.assert_allclose(xs, v[[parent, child], 0], atol=1e-6)
         np.testing.assert_allclose(ys, v[[parent, child], 1], atol=1e-6)
         np.testing.assert_allclose(zs, v[[parent, child], 2], atol=1e-6)
-    colours = {line.get_color() for line in ax.lines}
-    assert len(colours) == 3  # left, right and centre line
+    colours = [line.get_color() for line in ax.lines]
+    assert len(set(colours)) == 5  # left/right x leg/arm, and the centre line
+    by_child = {child: c for (_, child), c in zip(SK.bones, colours)}
+    left_arm, right_arm = by_child[SK.index("LElbow")], by_child[SK.index("RElbow")]
+    left_leg, right_leg = by_child[SK.index("LKnee")], by_child[SK.index("RKnee")]
+    assert len({left_arm, right_arm, left_leg, right_leg, by_child[SK.index("Spine")]}) == 5
+    assert by_child[SK.index("LWrist")] == left_arm and by_child[SK.index("RFoot")] == right_leg
 
 
 def test_pose_comparison_png(tmp_path: Path) -> None:
@@ -66,7 +71,7 @@ def test_pose_comparison_png(tmp_path: Path) -> None:
     one = _read(plot_pose_comparison(tmp_path / "a.png", gt[:1], {"p": gt[:1]}, SK))
     two = _read(plot_pose_comparison(tmp_path / "sub" / "b.png", gt, preds, "h36m17", x2d=x2d,
                                      titles=["0", "1"]))
-    assert two.shape[0] == pytest.approx(2 * one.shape[0], rel=0.05)  # one row per sample
+    assert two.shape[0] == pytest.approx(2 * one.shape[0], rel=0.1)  # one row per sample
     # columns: 2D + GT + two predictions (4) vs GT + one prediction (2)
     assert two.shape[1] == pytest.approx(2 * one.shape[1], rel=0.05)
     with pytest.raises(ValueError, match="prediction 'p'"):
@@ -90,3 +95,34 @@ def test_blame_png(tmp_path: Path) -> None:
     _read(plot_blame(tmp_path / "blame.png", poses, blame, SK, ["a", "b"]))
     with pytest.raises(ValueError, match="blame"):
         plot_blame(tmp_path / "x.png", poses, blame[:, :5], SK)
+
+
+def test_bone_changes_png_picks_the_most_changed_pose(tmp_path: Path) -> None:
+    from sealloss.plots import bone_lengths, plot_bone_changes
+
+    gt = _poses(5)
+    plain = gt + 0.01
+    seal = plain.copy()
+    seal[3, SK.index("LWrist")] += 0.2  # pose 3: SEAL moved a wrist, so two bones change
+    lens = bone_lengths(seal, SK) - bone_lengths(plain, SK)
+    assert int(np.abs(lens).sum(-1).argmax()) == 3
+    img = _read(plot_bone_changes(tmp_path / "bones.png", gt, plain, seal, SK, samples=2))
+    assert img.shape[1] > 3 * img.shape[0] / 2
+    with pytest.raises(ValueError, match="alike"):
+        plot_bone_changes(tmp_path / "x.png", gt, plain[:2], seal, SK)
+
+
+def test_training_curves_keep_both_arms_visible(tmp_path: Path) -> None:
+    """Identical plain and SEAL curves: both lines are drawn, styled apart, plain underneath;
+    panels nobody recorded are dropped; the target line is drawn."""
+    from sealloss.plots import plot_training_curves
+
+    hist = {
+        "plain": [{"step": s, "loss_sup_mm": 100.0 - s} for s in range(5)],
+        "SEAL": [{"step": s, "loss_sup_mm": 100.0 - s, "seal_energy_gap": float("nan"),
+                  "seal_force_ratio": 0.3} for s in range(5)],
+    }
+    img = _read(plot_training_curves(tmp_path / "c.png", hist,
+                                     targets={"seal_force_ratio": 0.3}))
+    # loss, force ratio (the energy gap is all NaN: dropped) and the SEAL - plain difference
+    assert img.shape[1] > 2.5 * img.shape[0]

@@ -13,7 +13,11 @@ The module's ``training_step`` returns a dict with the loss and the three tensor
             loss = (y_hat - y3d).norm(dim=-1).mean()
             return {"loss": loss, "x2d": x2d, "y_hat": y_hat, "y_gt": y3d}
 
-    trainer = L.Trainer(callbacks=[SealCallback(lam="auto")])
+    trainer = L.Trainer(callbacks=[SealCallback()])
+
+The defaults are the recommended, measured setting (:data:`sealloss.defaults.RECOMMENDED`: the
+shipped ``"h36m17"`` loss-net, frozen, ``lam="auto"`` at force ratio 0.3, scoring a quarter of
+each batch); pass ``lossnet=None, mode="dynamic"`` to train a fresh loss-net alongside.
 
 During ``fit`` the callback wraps the module's ``training_step``: after the original step it
 runs the loss-net update(s) and returns ``loss + lam * mean E(x2d, y_hat)``
@@ -30,6 +34,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from ..defaults import RECOMMENDED
 from ..errors import SealLossError
 
 __all__ = ["SealHooks", "SealCallbackError"]  # and SealCallback, built on first access
@@ -44,11 +49,16 @@ class SealCallbackError(SealLossError, RuntimeError):
 class SealHooks:
     """The callback's logic, independent of Lightning (see the module doc).
 
+    Every default is :data:`sealloss.defaults.RECOMMENDED`.
+
     Args:
-        lossnet: a :class:`~sealloss.nn.LossNet`, a weights path or registered name, or
-            ``None`` for a fresh graph-transformer loss-net (dynamic mode).
+        lossnet: a :class:`~sealloss.nn.LossNet`, a weights path or registered name (default
+            ``"h36m17"``, the shipped pretrained loss-net), or ``None`` for a fresh
+            graph-transformer loss-net (dynamic mode).
         lam: ``float``, callable ``step -> float`` or ``"auto"`` (force-ratio control).
-        mode: ``"dynamic"``, ``"static"`` or ``"warm"`` (see the wrapper).
+        mode: ``"static"`` (default: frozen), ``"dynamic"`` or ``"warm"`` (see the wrapper).
+        target_force_ratio: the force ratio ``lam="auto"`` holds (default 0.3).
+        score_fraction: share of each batch the energy term scores (default 0.25).
         keys: names of the 2D input, prediction and target in the ``training_step`` output.
         log_prefix: prefix of the logged diagnostics (``None``: no logging).
         **wrapper_kwargs: any other :class:`~sealloss.wrapper.AlternatingWrapper` argument
@@ -57,10 +67,12 @@ class SealHooks:
 
     def __init__(
         self,
-        lossnet: Any = None,
+        lossnet: Any = RECOMMENDED["lossnet"],
         *,
-        lam: Any = "auto",
-        mode: str = "dynamic",
+        lam: Any = RECOMMENDED["lam"],
+        mode: str = RECOMMENDED["mode"],
+        target_force_ratio: float = RECOMMENDED["target_force_ratio"],
+        score_fraction: float = RECOMMENDED["score_fraction"],
         keys: tuple[str, str, str] = ("x2d", "y_hat", "y_gt"),
         log_prefix: str | None = "seal/",
         **wrapper_kwargs: Any,
@@ -72,7 +84,8 @@ class SealHooks:
         self.mode = mode
         self.keys = tuple(keys)
         self.log_prefix = log_prefix
-        self.wrapper_kwargs = dict(wrapper_kwargs)
+        self.wrapper_kwargs = {"target_force_ratio": target_force_ratio,
+                               "score_fraction": score_fraction, **wrapper_kwargs}
         self.wrapper: Any = None  # AlternatingWrapper, built at fit start
         self._pending_state: dict[str, Any] | None = None
         self._patched: Any = None  # (module, had an instance attribute, original step)
