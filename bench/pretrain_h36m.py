@@ -32,6 +32,22 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--kind", default="graphormer")
+    ap.add_argument("--mlp-width", type=int, default=256)
+    ap.add_argument("--mlp-blocks", type=int, default=2)
+    ap.add_argument("--objective", default="nce",
+                    help="one of sealloss.objectives.OBJECTIVES (nce, margin, dsm, nce+dsm, ...)")
+    ap.add_argument("--sigma-mm", type=float, nargs=2, default=(5.0, 150.0),
+                    help="DSM noise range, millimetres (log-uniform)")
+    ap.add_argument("--dsm-weight", type=float, default=None)
+    ap.add_argument("--grad-weight", type=float, default=None)
+    ap.add_argument("--temperature", type=float, default=0.1)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--grad-clip", type=float, default=1.0)
+    ap.add_argument("--hard-fraction", type=float, default=0.1)
+    ap.add_argument("--every", type=int, default=2, help="every n-th 10 Hz training frame")
+    ap.add_argument("--max-seconds", type=float, default=None,
+                    help="safety stop; the learning-rate schedule follows --steps")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default="bench/results/pretrain_h36m17.json")
     ap.add_argument("--validate", action="store_true",
@@ -46,22 +62,27 @@ def main() -> None:
         if args.json == ap.get_default("json"):
             args.json = "bench/results/pretrain_h36m17_validation.json"
     torch.set_num_threads(args.threads)
-    model = {} if args.kind == "mlp" else {
+    model = {"width": args.mlp_width, "blocks": args.mlp_blocks} if args.kind == "mlp" else {
         "width": args.width, "layers": args.layers, "heads": args.heads
     }
     cfg = PretrainConfig(
         kind=args.kind, model=model, steps=args.steps, batch_size=args.batch_size,
-        num_negatives=args.negatives, hard_fraction=0.1,
+        num_negatives=args.negatives, hard_fraction=args.hard_fraction,
+        objective=args.objective, sigma_m=(args.sigma_mm[0] / 1000, args.sigma_mm[1] / 1000),
+        dsm_weight=args.dsm_weight, grad_weight=args.grad_weight, lr=args.lr,
+        temperature=args.temperature, grad_clip=args.grad_clip, seed=args.seed,
+        max_seconds=args.max_seconds,
     )
     bar = tqdm(total=cfg.steps, desc="pretrain")
 
     def progress(step: int, total: int, rec: dict) -> None:
         bar.n = step + 1
-        bar.set_postfix(loss=f"{rec['loss']:.3f}", acc=f"{rec['train_rank_acc']:.3f}")
+        bar.set_postfix({k: f"{v:.3f}" for k, v in rec.items() if k not in ("step", "elapsed_s")})
         bar.refresh()
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    rep = run_h36m_pretraining(cfg, args.data_root, args.out, progress=progress, **subjects)
+    rep = run_h36m_pretraining(cfg, args.data_root, args.out, progress=progress,
+                               train_every=args.every, **subjects)
     bar.close()
     print(rep["ranking_table"])
     print(f"train time {rep['train_seconds']:.0f} s on {rep['threads']} threads, "

@@ -32,7 +32,7 @@ from .negatives import (
     perturbation_size,
 )
 from .nn.base import LossNet
-from .objectives import energy_magnitude, margin_loss, nce_loss, task_cost
+from .objectives import DEFAULT_SIGMA_M, lossnet_loss, make_objective
 from .skeleton import Skeleton, get_skeleton
 
 __all__ = [
@@ -57,15 +57,31 @@ class PretrainConfig:
     batch_size: int = 256
     lr: float = 1e-3
     final_lr_ratio: float = 0.05
-    objective: str = "nce"
+    objective: str = "nce"  # one of sealloss.objectives.OBJECTIVES
     num_negatives: int = 8
     temperature: float = 0.1
     margin: float = 50.0
     energy_reg: float = 1e-3
+    dsm_weight: float | None = None  # None: the objective's own default (1 for "...dsm")
+    grad_weight: float | None = None  # gradient matching at the negatives
+    sigma_m: tuple[float, float] = DEFAULT_SIGMA_M  # DSM noise scales (metres, log-uniform)
     hard_fraction: float = 0.25  # share of batches whose negatives are refined by hard steps
     hard_steps: int = 2
     grad_clip: float = 1.0
     seed: int = 0
+    max_seconds: float | None = None  # stop early after this much training time
+
+    def loss_objective(self):
+        """The :class:`~sealloss.objectives.LossNetObjective` these settings describe."""
+        return make_objective(
+            self.objective,
+            margin=self.margin,
+            temperature=self.temperature,
+            energy_reg=self.energy_reg,
+            dsm_weight=self.dsm_weight,
+            grad_weight=self.grad_weight,
+            sigma_m=tuple(self.sigma_m),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +118,7 @@ def pretrain_lossnet(
         net = build_lossnet({"kind": cfg.kind, "skeleton": sk.name, **cfg.model})
     gen = torch.Generator().manual_seed(cfg.seed)
     sampler = pretraining_negatives(sk)
+    objective = cfg.loss_objective()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     gamma = cfg.final_lr_ratio ** (1.0 / max(1, cfg.steps))
     n = x2d.shape[0]
@@ -114,8 +131,15 @@ def pretrain_lossnet(
         idx = torch.randint(0, n, (cfg.batch_size,), generator=gen)
         x, y = x2d[idx], y3d[idx]
         y = y - y[:, sk.root : sk.root + 1]
-        neg = sampler(y, cfg.num_negatives, gen).poses
-        if cfg.hard_fraction > 0 and float(torch.rand((), generator=gen)) < cfg.hard_fraction:
+        if cfg.num_negatives > 0:
+            neg = sampler(y, cfg.num_negatives, gen).poses
+        else:
+            neg = y.new_zeros((y.shape[0], 0, *y.shape[1:]))
+        if (
+            cfg.num_negatives > 0
+            and cfg.hard_fraction > 0
+            and float(torch.rand((), generator=gen)) < cfg.hard_fraction
+        ):
             net.eval()
 
             def energy_fn(p: Tensor, x=x) -> Tensor:
@@ -124,28 +148,31 @@ def pretrain_lossnet(
             hard = HardNegatives(sampler, steps=cfg.hard_steps, step_size=0.005, min_dist_m=0.01)
             neg = hard(y, cfg.num_negatives, gen, energy_fn=energy_fn).poses
             net.train()
-        e_pos, e_neg = net.ranking_energies(x, y, neg)
-        if cfg.objective == "nce":
-            loss = nce_loss(e_pos, e_neg, temperature=cfg.temperature)
-        else:
-            loss = margin_loss(e_pos, e_neg, task_cost(neg, y), margin=cfg.margin)
-        loss = loss + cfg.energy_reg * energy_magnitude(e_pos, e_neg).mean()
+        out = lossnet_loss(net, x, y, neg, objective, gen)
+        loss, e_pos, e_neg = out.loss, out.e_pos, out.e_neg
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         opt.step()
-        if step % 50 == 0 or step == cfg.steps - 1:
+        elapsed = time.perf_counter() - t0
+        out_of_time = cfg.max_seconds is not None and elapsed > cfg.max_seconds
+        if step % 50 == 0 or step == cfg.steps - 1 or out_of_time:
             with torch.no_grad():
-                acc = float((e_neg > e_pos[:, None]).float().mean())
+                acc = float((e_neg > e_pos[:, None]).float().mean()) if e_neg.numel() else 1.0
             rec = {
                 "step": step,
                 "loss": float(loss.detach()),
                 "train_rank_acc": acc,
-                "elapsed_s": time.perf_counter() - t0,
+                "elapsed_s": elapsed,
+                **{k: float(v) for k, v in out.parts.items()},
             }
             history.append(rec)
             if progress is not None:
                 progress(step, cfg.steps, rec)
+        if out_of_time:
+            log.info("pretraining stopped at step %d: max_seconds=%s reached", step,
+                     cfg.max_seconds)
+            break
     net.eval()
     return net, history
 

@@ -38,6 +38,7 @@ from torch import Tensor
 
 from .checks import _MM_THRESHOLD_M, check_finite
 from .diagnostics import alignment as _alignment
+from .diagnostics import energy_gap, margin_violations
 from .errors import PoseShapeError
 from .negatives import (
     BoneDirectionNoise,
@@ -48,7 +49,7 @@ from .negatives import (
     Sampler,
 )
 from .nn.base import LossNet
-from .objectives import COST_KINDS, energy_magnitude, margin_loss, nce_loss
+from .objectives import COST_KINDS, OBJECTIVES, LossNetObjective, lossnet_loss, make_objective
 from .objectives import task_cost as _task_cost
 from .skeleton import Skeleton, get_skeleton
 
@@ -167,7 +168,13 @@ class AlternatingWrapper:
         k: loss-net steps per update.
         update_every: update the loss-net every this many calls.
         lossnet_lr: Adam learning rate of the loss-net (ignored if ``lossnet_optimizer``).
-        objective: ``"margin"`` (margin-rescaled hinge, per-sample MPJPE cost) or ``"nce"``.
+        objective: the loss-net's training objective (:func:`sealloss.objectives.lossnet_loss`):
+            one of :data:`~sealloss.objectives.OBJECTIVES` (``"margin"``: margin-rescaled
+            hinge, per-sample cost; ``"nce"``; ``"dsm"``: denoising score matching;
+            ``"margin+dsm"`` / ``"nce+dsm"``: ranking + DSM + gradient matching at the
+            negatives, so ``-dE/dy`` points at the truth) or a
+            :class:`~sealloss.objectives.LossNetObjective` (then ``margin``, ``task_cost``,
+            ``temperature`` and ``energy_reg`` are taken from it).
         margin: energy units per metre of task cost (margin objective).
         task_cost: the margin's per-negative cost Delta (:func:`sealloss.objectives.task_cost`):
             ``"mpjpe"`` (default), ``"mse"``, ``"bone"`` (mean bone-length error) or
@@ -200,17 +207,17 @@ class AlternatingWrapper:
     def __init__(
         self,
         optimizer: torch.optim.Optimizer | None = None,
-        lossnet: LossNet | str | None = None,
+        lossnet: LossNet | str | None = "h36m17",
         *,
         lam: float | str | Callable[[int], float] = "auto",
-        mode: str = "dynamic",
+        mode: str = "static",
         skeleton: Skeleton | str | None = None,
         adapter: Any = None,
         k: int = 1,
         update_every: int = 1,
         lossnet_lr: float = 3e-4,
         lossnet_optimizer: torch.optim.Optimizer | None = None,
-        objective: str = "margin",
+        objective: str | LossNetObjective = "margin",
         margin: float = 10.0,
         task_cost: str = "mpjpe",
         temperature: float = 1.0,
@@ -218,9 +225,9 @@ class AlternatingWrapper:
         negatives: Sampler | None | str = "default",
         num_negatives: int = 2,
         lossnet_batch: int | None = 256,
-        score_fraction: float = 1.0,
+        score_fraction: float = 0.25,
         frames_per_clip: int | None = None,
-        target_force_ratio: float = 0.1,
+        target_force_ratio: float = 0.3,
         lam_init: float = 1e-3,
         lam_ema: float = 0.9,
         lam_bounds: tuple[float, float] = (1e-8, 1e3),
@@ -232,8 +239,10 @@ class AlternatingWrapper:
     ) -> None:
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-        if objective not in ("margin", "nce"):
-            raise ValueError(f"objective must be 'margin' or 'nce', got {objective!r}")
+        if not isinstance(objective, LossNetObjective) and objective not in OBJECTIVES:
+            raise ValueError(
+                f"objective must be one of {OBJECTIVES} or a LossNetObjective, got {objective!r}"
+            )
         if not (0 < score_fraction <= 1):
             raise ValueError(f"score_fraction must be in (0, 1], got {score_fraction}")
         if isinstance(lam, str) and lam != "auto":
@@ -246,13 +255,12 @@ class AlternatingWrapper:
         self.adapter = adapter
         self.k = int(k)
         self.update_every = max(1, int(update_every))
-        self.objective = objective
-        self.margin = float(margin)
         if task_cost not in COST_KINDS:
             raise ValueError(f"task_cost must be one of {COST_KINDS}, got {task_cost!r}")
-        self.task_cost = task_cost
-        self.temperature = float(temperature)
-        self.energy_reg = float(energy_reg)
+        self.objective: LossNetObjective = make_objective(
+            objective, margin=float(margin), task_cost=task_cost,
+            temperature=float(temperature), energy_reg=float(energy_reg), skeleton=self.skeleton,
+        )
         self.negatives = default_negatives(self.skeleton) if negatives == "default" else negatives
         self.num_negatives = int(num_negatives) if self.negatives is not None else 0
         self.lossnet_batch = lossnet_batch
@@ -405,20 +413,14 @@ class AlternatingWrapper:
                 self.negatives(y_gt, self.num_negatives, self.generator, energy_fn=energy_fn).poses
             )
         y_neg = torch.cat(negs, dim=1)  # (n, K, J, 3)
-        cost = _task_cost(y_neg, y_gt, self.task_cost, skeleton=self.skeleton)  # (n, K)
         x, y_gt, y_neg = self._to_net(x), self._to_net(y_gt), self._to_net(y_neg)
         net = self.lossnet
         was_training = net.training
         net.train()
         for _ in range(self.k):
             with torch.autocast(device_type=x.device.type, enabled=False):
-                e_pos, e_neg = net.ranking_energies(x, y_gt, y_neg)
-            e_pos, e_neg = e_pos.float(), e_neg.float()
-            if self.objective == "margin":
-                loss = margin_loss(e_pos, e_neg, cost, margin=self.margin)
-            else:
-                loss = nce_loss(e_pos, e_neg, temperature=self.temperature)
-            loss = loss + self.energy_reg * energy_magnitude(e_pos, e_neg).mean()
+                out = lossnet_loss(net, x, y_gt, y_neg, self.objective, self.generator)
+            loss = out.loss
             if not _all_ok(bool(torch.isfinite(loss)), loss.device):
                 self.skipped_lossnet_steps += 1
                 warnings.warn(
@@ -449,15 +451,17 @@ class AlternatingWrapper:
             self.lossnet_updates += 1
             stats.lossnet_updated = True
             stats.lossnet_loss = float(loss.detach())
-            with torch.no_grad():
-                gap = e_neg[:, 0] - e_pos  # prediction gap, before this update
-                stats.energy_gt = float(e_pos.mean())
-                stats.energy_gap = float(gap.mean())
-                sd = float(gap.std()) if gap.numel() > 1 else float("nan")
-                stats.gap_snr = stats.energy_gap / sd if sd and sd > 0 else float("nan")
-                stats.margin_violations = float(
-                    (gap < self.margin * cost[:, 0]).float().mean()
-                )
+            # the prediction negative is index 0; statistics before this update
+            gap = energy_gap(out.e_neg[:, 0], out.e_pos)
+            stats.energy_gt = float(out.e_pos.detach().mean())
+            stats.energy_gap = float(gap.mean)
+            stats.gap_snr = float(gap.ratio)
+            cost = out.cost if out.cost is not None else _task_cost(
+                y_neg.detach(), y_gt.detach(), "mpjpe"
+            )
+            stats.margin_violations = float(
+                margin_violations(out.e_neg[:, 0], out.e_pos, cost[:, 0], self.objective.margin)
+            )
         net.train(was_training)
 
     def _sync_ranks_once(self) -> None:

@@ -1,0 +1,377 @@
+"""Loss-net landscape report: is the energy a good *loss*, not only a good critic?
+
+For any loss-net weights, on predictions of real plain SimpleBaseline models (METHOD.md s.8):
+
+- **alignment** ``cos(-dE/dy_hat, y* - y_hat)`` per prediction (mean, quantiles, histogram);
+- **descent**: Adam steps on ``E(x, y)`` (+ optional pull to ``y_hat``) from the predictions
+  (:func:`sealloss.refine`): MPJPE, P-MPJPE, LSE, BSLE against the step count;
+- **the energy as a lifter**: a long descent with no pull from the mean training pose;
+- the held-out **ranking** table of the model card (GT against synthetic negatives and against
+  the predictions);
+- **refinement against ground-truth-free rivals** (symmetrised bone lengths, per-sequence median
+  bone lengths) on predictions of plain, explicit and SEAL models.
+
+Protocol (fixed before the runs). ``--validate``: pose-nets and loss-nets trained on
+S1/S5/S6/S7, scored on S8; for each weights file the descent setting (lr, pull, steps) with the
+lowest S8 MPJPE is chosen and written to the JSON. The final run (no ``--validate``) trains the
+pose-nets on S1/S5/S6/S7/S8, reads the chosen settings (``--settings``, the validation JSON) and
+scores S9/S11 with GT-projected 2D and with the Stacked-Hourglass detections, once.
+
+    python bench/lossnet_landscape.py --data-root ../shared/data --validate \
+        --weights bench/cache/val-a.safetensors --out bench/results/landscape_val
+    python bench/lossnet_landscape.py --data-root ../shared/data --weights h36m17 h36m17-dsm \
+        --settings bench/results/landscape_val.json --out bench/results/landscape
+
+Writes ``OUT.json``, ``OUT.md`` and ``OUT.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sealloss.data import (
+    TEST_SUBJECTS,
+    TRAIN_SUBJECTS,
+    fit_neck_nose_rule,
+    fit_spine_rule,
+    h36m_pairs,
+    h36m_sh_detections,
+    load_h36m,
+)
+from sealloss.diagnostics import alignment
+from sealloss.experiment import ArmConfig, TrainConfig, predict, train_arm
+from sealloss.hub import load_lossnet
+from sealloss.metrics import evaluate
+from sealloss.pretrain import format_ranking_table, ranking_report
+from sealloss.refine import refine, sequence_median_bones, symmetrise_bones
+from sealloss.skeleton import get_skeleton
+
+SK = get_skeleton("h36m17")
+METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE")
+SNAPSHOTS = (0, 5, 10, 20, 30, 50, 100)
+VAL_TRAIN = ("S1", "S5", "S6", "S7")
+
+
+# ------------------------------------------------------------------ data and predictions
+def load_sets(args) -> tuple[torch.Tensor, dict[str, dict]]:
+    """Training 3D (for the mean pose) and the evaluation sets: name -> dict(x2d, y3d, groups)."""
+    ds = load_h36m(args.data_root)
+    train = VAL_TRAIN if args.validate else TRAIN_SUBJECTS
+    tr = h36m_pairs(train, dataset=ds, every=args.every)
+    sets: dict[str, dict] = {}
+
+    def pack(p, x2d=None, keep=None):
+        keep = np.ones(len(p["y3d"]), bool) if keep is None else keep
+        x = p["x2d"] if x2d is None else x2d
+        groups = (p["seq_id"].astype(np.int64) * 10 + p["camera"])[keep]
+        return {"x2d": torch.from_numpy(x[keep]), "y3d": torch.from_numpy(p["y3d"][keep]),
+                "groups": groups}
+
+    if args.validate:
+        va = h36m_pairs(("S8",), dataset=ds, every=args.test_every)
+        sets["S8 GT-2D"] = pack(va)
+        return tr, sets
+    te = h36m_pairs(TEST_SUBJECTS, dataset=ds, every=args.test_every)
+    sets["S9/S11 GT-2D"] = pack(te)
+    rules = h36m_pairs(train, dataset=ds, every=10)
+    sh = h36m_sh_detections(dataset=ds, every=args.test_every, neck_rule=fit_neck_nose_rule(rules),
+                            spine_rule=fit_spine_rule(rules))
+    sets["S9/S11 SH-2D"] = pack(te, sh["x2d"], sh["valid"])
+    return tr, sets
+
+
+def arm_configs(args) -> list[ArmConfig]:
+    arms = [ArmConfig("plain")]
+    if not args.validate and not args.plain_only:
+        arms.append(ArmConfig("explicit", w_bone=0.1, w_sym=0.1))
+        arms.append(ArmConfig("seal", seal=True, seal_kwargs={}))  # the recommended defaults
+    return arms
+
+
+def predictions(args, tr, sets) -> dict[str, dict[str, torch.Tensor]]:
+    """arm -> set -> (N, 17, 3) predictions of a SimpleBaseline (cached in bench/cache/)."""
+    tag = "val" if args.validate else "final"
+    cfg = TrainConfig(epochs=args.epochs, width=512, batch_size=256)
+    x, y = torch.from_numpy(tr["x2d"]), torch.from_numpy(tr["y3d"])
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for arm in arm_configs(args):
+        path = Path(f"bench/cache/landscape_preds_{tag}_{arm.name}_seed{args.seed}"
+                    f"_e{args.epochs}_every{args.every}_test{args.test_every}.pt")
+        if path.exists():
+            out[arm.name] = torch.load(path)
+            continue
+        t0 = time.perf_counter()
+        res = train_arm(arm, x, y, cfg, seed=args.seed)
+        out[arm.name] = {k: predict(res.model, s["x2d"]) for k, s in sets.items()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(out[arm.name], path)
+        print(f"trained {arm.name} in {time.perf_counter() - t0:.0f} s", flush=True)
+    return out
+
+
+def metrics(pred: torch.Tensor, gt: torch.Tensor) -> dict[str, float]:
+    s = evaluate(pred, gt, "h36m17").summary
+    return {k: float(s[k]) for k in METRICS}
+
+
+# ------------------------------------------------------------------ landscape pieces
+def alignment_per_sample(net, x2d, y_hat, y_gt, batch: int = 4096) -> torch.Tensor:
+    cos = []
+    net.eval()
+    for i in range(0, x2d.shape[0], batch):
+        yh = y_hat[i : i + batch].clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(net.energy(x2d[i : i + batch], yh).sum(), yh)
+        r = SK.root
+        yh0 = yh.detach() - yh.detach()[:, r : r + 1]
+        yg0 = y_gt[i : i + batch] - y_gt[i : i + batch, r : r + 1]
+        cos.append(torch.stack([alignment(g[j : j + 1], yh0[j : j + 1], yg0[j : j + 1])
+                                for j in range(g.shape[0])]))
+    return torch.cat(cos).float()
+
+
+def descent_curve(net, x2d, y_hat, y_gt, lr, pull, steps) -> dict[int, dict[str, float]]:
+    snaps = tuple(s for s in SNAPSHOTS if s <= steps)
+    r = refine(net, x2d, y_hat, steps=steps, lr=lr, pull=pull, snapshots=snaps)
+    return {k: metrics(p, y_gt) for k, p in r.snapshots.items()}
+
+
+def best_setting(grid: dict[str, dict[int, dict[str, float]]]) -> dict:
+    """The (lr, pull, steps) with the lowest MPJPE; ties go to fewer steps."""
+    best = None
+    for key, curve in grid.items():
+        lr, pull = (float(v) for v in key.split("|"))
+        for k, m in curve.items():
+            cand = (m["MPJPE"], int(k), lr, pull)
+            if best is None or cand < best:
+                best = cand
+    assert best is not None
+    return {"MPJPE": best[0], "steps": best[1], "lr": best[2], "pull": best[3]}
+
+
+def run_weights(args, name, tr, sets, preds, chosen) -> dict:
+    net = load_lossnet(name)
+    net.requires_grad_(False)
+    rep: dict = {"weights": name, "kind": net.kind, "parameters": net.num_parameters,
+                 "config": net.config}
+    mean_pose = torch.from_numpy(tr["y3d"]).mean(0)
+    for set_name, s in sets.items():
+        x, y, yh = s["x2d"], s["y3d"], preds["plain"][set_name]
+        srep: dict = {}
+        cos = alignment_per_sample(net, x, yh, y)
+        srep["alignment"] = {"mean": float(cos.mean()),
+                             "q10": float(cos.quantile(0.1)), "q50": float(cos.median()),
+                             "q90": float(cos.quantile(0.9)),
+                             "hist": np.histogram(cos.numpy(), bins=20, range=(-1, 1))[0].tolist()}
+        if chosen is None:  # validation: grid over lr x pull, curves over the step count
+            grid = {}
+            for lr, pull in itertools.product(args.lrs, args.pulls):
+                grid[f"{lr}|{pull}"] = descent_curve(net, x, yh, y, lr, pull, max(SNAPSHOTS))
+            srep["descent_grid"] = grid
+            srep["chosen"] = best_setting(grid)
+            setting = srep["chosen"]
+        else:
+            setting = chosen
+            srep["descent"] = descent_curve(net, x, yh, y, setting["lr"], setting["pull"],
+                                            max(SNAPSHOTS))
+            srep["chosen"] = dict(setting)
+        n = min(args.lifter_n, x.shape[0])
+        lift = refine(net, x[:n], mean_pose.expand(n, -1, -1).clone(), steps=args.lifter_steps,
+                      lr=args.lifter_lr, snapshots=(0, args.lifter_steps // 2, args.lifter_steps))
+        srep["lifter"] = {str(k): metrics(p, y[:n]) for k, p in lift.snapshots.items()}
+        srep["lifter"]["plain_model_same_poses"] = metrics(yh[:n], y[:n])
+        # refinement against the ground-truth-free rivals, for every arm's predictions
+        table = {}
+        for arm, ap in preds.items():
+            p = ap[set_name]
+            r = refine(net, x, p, steps=int(setting["steps"]), lr=float(setting["lr"]),
+                       pull=float(setting["pull"]))
+            table[arm] = {
+                "prediction": metrics(p, y),
+                "symmetrise": metrics(symmetrise_bones(p, SK), y),
+                "median bones": metrics(sequence_median_bones(p, s["groups"], SK), y),
+                "refine": metrics(r.poses, y),
+                "refine ms/1000 poses": r.ms_per_1000,
+            }
+        srep["refinement"] = table
+        rep[set_name] = srep
+    first = next(iter(sets))
+    sub = slice(0, min(args.rank_n, sets[first]["y3d"].shape[0]))
+    rk = ranking_report(net, sets[first]["x2d"][sub], sets[first]["y3d"][sub],
+                        sizes_mm=(10.0, 20.0, 40.0),
+                        predictions={"plain": preds["plain"][first][sub]})
+    rep["ranking"] = rk
+    rep["ranking_table"] = format_ranking_table(rk)
+    return rep
+
+
+# ------------------------------------------------------------------ output
+def _row(name, m, base=None):
+    cells = []
+    for k in METRICS:
+        v = m[k]
+        if base is None:
+            cells.append(f"{v:.2f}")
+        else:
+            cells.append(f"{v:.2f} ({100 * (v - base[k]) / base[k]:+.1f} %)")
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# Loss-net landscape ({report['mode']})", "",
+             f"Command: `{report['command']}`; {report['threads']} thread(s); "
+             f"{report['date']}.", ""]
+    head = "| | " + " | ".join(METRICS) + " |\n|---" * 1 + "|---" * len(METRICS) + "|"
+    for w in report["weights"]:
+        lines += [f"## `{w['weights']}` ({w['kind']}, {w['parameters']} parameters)", ""]
+        for set_name, s in w.items():
+            if not isinstance(s, dict) or "alignment" not in s:
+                continue
+            a = s["alignment"]
+            c = s["chosen"]
+            lines += [f"### {set_name}", "",
+                      f"Alignment cos(-dE/dy, y* - y_hat) on plain predictions: mean "
+                      f"{a['mean']:.3f} (q10 {a['q10']:.2f}, median {a['q50']:.2f}, q90 "
+                      f"{a['q90']:.2f}).", "",
+                      f"Descent setting (chosen on S8): lr {c['lr']} m, pull {c['pull']}, "
+                      f"{c['steps']} steps.", "", head]
+            curve = s.get("descent") or s["descent_grid"][f"{c['lr']}|{c['pull']}"]
+            base = curve[0] if 0 in curve else curve["0"]
+            for k, m in curve.items():
+                lines.append(_row(f"descent {k} steps", m, None if int(k) == 0 else base))
+            lift = s["lifter"]
+            lines.append(_row("plain model (lifter poses)", lift["plain_model_same_poses"]))
+            for k, m in lift.items():
+                if k != "plain_model_same_poses":
+                    lines.append(_row(f"lifter: {k} steps from the mean pose", m))
+            lines += ["", "Refinement vs ground-truth-free rivals (mm; % vs the prediction):",
+                      "", "| predictions | method | " + " | ".join(METRICS) + " | ms/1000 |",
+                      "|---|---" + "|---" * len(METRICS) + "|---|"]
+            for arm, t in s["refinement"].items():
+                for meth in ("prediction", "symmetrise", "median bones", "refine"):
+                    m = t[meth]
+                    base = t["prediction"]
+                    cells = [f"{m[k]:.2f}" + ("" if meth == "prediction" else
+                                              f" ({100 * (m[k] - base[k]) / base[k]:+.1f} %)")
+                             for k in METRICS]
+                    ms = f"{t['refine ms/1000 poses']:.0f}" if meth == "refine" else ""
+                    lines.append(f"| {arm} | {meth} | " + " | ".join(cells) + f" | {ms} |")
+            lines.append("")
+        lines += ["Held-out ranking (% of samples with E(GT) < E(negative)):", "",
+                  w["ranking_table"], ""]
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no PNG written")
+        return
+    first = report["weights"][0]
+    set_name = next(k for k, v in first.items() if isinstance(v, dict) and "alignment" in v)
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    edges = np.linspace(-1, 1, 21)
+    for w in report["weights"]:
+        s = w[set_name]
+        label = Path(w["weights"]).stem
+        ax[0].stairs(s["alignment"]["hist"], edges, label=f"{label} (mean "
+                     f"{s['alignment']['mean']:.2f})")
+        c = s["chosen"]
+        curve = s.get("descent") or s["descent_grid"][f"{c['lr']}|{c['pull']}"]
+        ks = sorted(int(k) for k in curve)
+        for metric, style in (("MPJPE", "-"), ("BSLE", "--")):
+            ax[1].plot(ks, [curve[k if k in curve else str(k)][metric] for k in ks], style,
+                       marker="o", label=f"{label} {metric}")
+    ax[0].set_xlabel("cos(-dE/dy_hat, y* - y_hat)")
+    ax[0].set_ylabel("predictions")
+    ax[0].set_title(f"alignment on plain predictions, {set_name}")
+    ax[0].legend(fontsize=7)
+    ax[1].set_xlabel("descent steps (Adam)")
+    ax[1].set_ylabel("mm")
+    ax[1].set_title("descent from plain predictions")
+    ax[1].legend(fontsize=7)
+    w = report["weights"][-1]
+    t = w[set_name]["refinement"]
+    methods = ("prediction", "symmetrise", "median bones", "refine")
+    xs = np.arange(len(t))
+    for i, meth in enumerate(methods):
+        ax[2].bar(xs + 0.2 * i - 0.3, [t[a][meth]["MPJPE"] for a in t], 0.2, label=meth)
+    ax[2].set_xticks(xs, list(t))
+    ax[2].set_ylabel("MPJPE (mm)")
+    ax[2].set_title(f"refinement with {Path(w['weights']).stem}")
+    lo = min(t[a][m]["MPJPE"] for a in t for m in methods)
+    ax[2].set_ylim(lo * 0.9, None)
+    ax[2].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--data-root", default=None)
+    ap.add_argument("--weights", nargs="+", required=True, help="names or .safetensors paths")
+    ap.add_argument("--validate", action="store_true", help="train S1/S5/S6/S7, score S8")
+    ap.add_argument("--settings", default=None,
+                    help="validation JSON whose chosen descent settings the final run uses")
+    ap.add_argument("--settings-weights", nargs="*", default=None,
+                    help="for each --weights entry, the validation weights whose chosen setting "
+                         "it uses (default: the same position in the validation JSON)")
+    ap.add_argument("--plain-only", action="store_true", help="no explicit/SEAL pose-nets")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--every", type=int, default=4)
+    ap.add_argument("--test-every", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 2e-3, 4e-3])
+    ap.add_argument("--pulls", type=float, nargs="+", default=[0.0, 100.0])
+    ap.add_argument("--lifter-steps", type=int, default=300)
+    ap.add_argument("--lifter-lr", type=float, default=5e-3)
+    ap.add_argument("--lifter-n", type=int, default=1000)
+    ap.add_argument("--rank-n", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default="bench/results/landscape")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    chosen_list: list[dict | None] = [None] * len(args.weights)
+    if not args.validate:
+        if args.settings is None:
+            raise SystemExit("the final run needs --settings (the validation JSON)")
+        val = json.loads(Path(args.settings).read_text())
+        val_w = {w["weights"]: w for w in val["weights"]}
+        src = args.settings_weights or [w["weights"] for w in val["weights"]]
+        if len(src) != len(args.weights):
+            raise SystemExit("--settings-weights needs one validation weights name per --weights")
+        chosen_list = [val_w[s]["S8 GT-2D"]["chosen"] for s in src]
+    t0 = time.perf_counter()
+    tr, sets = load_sets(args)
+    preds = predictions(args, tr, sets)
+    report = {"mode": "validation (S8)" if args.validate else "test (S9/S11)",
+              "command": "python " + " ".join(__import__("sys").argv),
+              "threads": args.threads, "date": time.strftime("%Y-%m-%d"),
+              "sizes": {k: int(v["y3d"].shape[0]) for k, v in sets.items()},
+              "weights": []}
+    for name, chosen in tqdm(list(zip(args.weights, chosen_list)), desc="weights"):
+        report["weights"].append(run_weights(args, name, tr, sets, preds, chosen))
+    report["seconds"] = time.perf_counter() - t0
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1))
+    md = markdown(report)
+    out.with_suffix(".md").write_text(md)
+    print(md)
+    plot(report, out.with_suffix(".png"))
+
+
+if __name__ == "__main__":
+    main()

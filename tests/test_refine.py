@@ -1,0 +1,121 @@
+"""Test-time refinement and its ground-truth-free rivals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sealloss.errors import NonFiniteError, PoseShapeError
+from sealloss.kinematics import bone_lengths, bone_vectors
+from sealloss.metrics.functional import lse
+from sealloss.nn import MLPLossNet
+from sealloss.refine import refine, sequence_median_bones, set_bone_lengths, symmetrise_bones
+from sealloss.skeleton import get_skeleton
+
+torch.set_num_threads(1)
+SK = get_skeleton("h36m17")
+
+
+def _poses(n=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 17, 2, generator=g) * 0.3
+    y = torch.randn(n, 17, 3, generator=g) * 0.2 + torch.tensor([0.0, 0.0, 4.0])
+    return x, y
+
+
+class _Pull(MLPLossNet):
+    """Energy ||y - target||^2 (root-relative): descent must move towards the target."""
+
+    def __init__(self, target):
+        super().__init__("h36m17", width=4, blocks=0)
+        self.target = target
+
+    def _energy(self, x2d, y3d, per_joint):
+        return (y3d - self.target).pow(2).sum((-1, -2)), None
+
+
+def test_refine_moves_non_root_joints_down_the_energy_and_keeps_the_root():
+    x, y = _poses()
+    target = torch.zeros(17, 3)
+    net = _Pull(target)
+    r = refine(net, x, y, steps=50, lr=0.01, snapshots=(0, 10, 50))
+    assert torch.equal(r.poses[:, 0], y[:, 0])
+    assert (r.energy_after < r.energy_before).all()
+    assert torch.equal(r.snapshots[0], y) and torch.equal(r.snapshots[50], r.poses)
+    assert r.ms_per_1000 > 0
+    # batch size does not change the result (each pose has its own Adam moments)
+    r2 = refine(net, x, y, steps=50, lr=0.01, batch_size=3)
+    torch.testing.assert_close(r2.poses, r.poses)
+
+
+def test_pull_keeps_poses_near_the_prediction_and_zero_steps_is_identity():
+    x, y = _poses()
+    net = _Pull(torch.zeros(17, 3))
+    free = refine(net, x, y, steps=40, lr=0.01)
+    held = refine(net, x, y, steps=40, lr=0.01, pull=1e4)
+    assert (held.poses - y).norm() < (free.poses - y).norm()
+    assert torch.equal(refine(net, x, y, steps=0).poses, y)
+
+
+def test_refine_leaves_the_lossnet_untouched():
+    x, y = _poses()
+    torch.manual_seed(0)
+    net = MLPLossNet("h36m17", width=16, blocks=1).train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    refine(net, x, y, steps=3)
+    assert net.training and all(p.requires_grad for p in net.parameters())
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert all(p.grad is None for p in net.parameters())
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [({"steps": -1}, "steps"), ({"lr": 0.0}, "lr"), ({"lr": float("nan")}, "lr"),
+     ({"pull": -1.0}, "pull"), ({"batch_size": 0}, "batch_size"),
+     ({"snapshots": (5,), "steps": 2}, "snapshots")],
+)
+def test_refine_bad_options(kw, match):
+    x, y = _poses()
+    with pytest.raises(ValueError, match=match):
+        refine(_Pull(torch.zeros(17, 3)), x, y, **kw)
+
+
+def test_refine_bad_inputs():
+    x, y = _poses()
+    net = _Pull(torch.zeros(17, 3))
+    with pytest.raises(PoseShapeError):
+        refine(net, x[:, :16], y)
+    y = y.clone()
+    y[0, 3, 0] = float("nan")
+    with pytest.raises(NonFiniteError):
+        refine(net, x, y)
+
+
+def test_symmetrise_keeps_directions_and_the_root_and_zeroes_lse():
+    _, y = _poses()
+    s = symmetrise_bones(y, SK)
+    assert float(lse(s, SK)) < 1e-4
+    torch.testing.assert_close(s[:, 0], y[:, 0])
+    u0 = torch.nn.functional.normalize(bone_vectors(y, SK), dim=-1)
+    u1 = torch.nn.functional.normalize(bone_vectors(s, SK), dim=-1)
+    torch.testing.assert_close(u1, u0, atol=1e-5, rtol=1e-5)
+
+
+def test_set_bone_lengths_round_trip():
+    _, y = _poses()
+    torch.testing.assert_close(set_bone_lengths(y, bone_lengths(y, SK), SK), y, atol=1e-5,
+                               rtol=1e-5)
+
+
+def test_sequence_median_bones_is_constant_within_a_sequence():
+    _, y = _poses(10)
+    groups = torch.tensor([0] * 6 + [1] * 4)
+    out = sequence_median_bones(y, groups, SK, symmetric=False)
+    lengths = bone_lengths(out, SK)
+    for gid in (0, 1):
+        sel = lengths[groups == gid]
+        torch.testing.assert_close(sel, sel[:1].expand_as(sel), atol=1e-5, rtol=1e-5)
+        want = bone_lengths(y[groups == gid], SK).median(0).values
+        torch.testing.assert_close(sel[0], want, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="groups"):
+        sequence_median_bones(y, groups[:3], SK)
