@@ -46,7 +46,7 @@ import torch
 from torch import Tensor
 
 from .canonical import UNIT_SCALE
-from .checks import check_pair
+from .checks import check_finite, check_pair
 from .errors import PoseShapeError
 from .nn.base import LossNet
 
@@ -93,7 +93,13 @@ class PlausibilityScores:
         return self.blame.argmax(dim=-1)
 
     def flag(self, threshold: float) -> Tensor:
-        """``(N,)`` bool: poses whose energy exceeds ``threshold`` (:func:`energy_threshold`)."""
+        """``(N,)`` bool: poses whose energy exceeds ``threshold`` (:func:`energy_threshold`).
+
+        Raises:
+            ValueError: ``threshold`` is NaN (which would flag nothing, silently).
+        """
+        if isinstance(threshold, int | float) and threshold != threshold:
+            raise ValueError("threshold is NaN: no pose would be flagged")
         return self.energy > threshold
 
     def top(self, k: int = 10) -> list[dict[str, float | int | str]]:
@@ -186,11 +192,26 @@ def energy_blame(per_joint: Tensor, baseline: Tensor | None = None) -> Tensor:
     return per_joint - baseline
 
 
+def _check_batch_size(batch_size: object) -> int:
+    """``batch_size`` as a positive int; ValueError naming it otherwise (0 or a negative value
+    used to score the wrong number of poses or none, silently)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return int(batch_size)
+
+
 def joint_baseline(
     net: LossNet, x2d: Tensor, y3d: Tensor, units: str = "m", batch_size: int = 1024
 ) -> Tensor:
     """Mean per-joint energy ``(J,)`` over poses known to be plausible (e.g. ground truth):
-    the ``baseline`` of :func:`score_poses` with ``blame="energy"``."""
+    the ``baseline`` of :func:`score_poses` with ``blame="energy"``.
+
+    Raises:
+        ValueError: ``batch_size`` is not a positive integer.
+    """
+    batch_size = _check_batch_size(batch_size)
     x, y = _prepare(net, x2d, y3d, units)
     if x.shape[0] == 0:
         raise PoseShapeError("joint_baseline needs at least one pose")
@@ -235,12 +256,16 @@ def score_poses(
         baseline: ``(J,)`` per-joint baseline for ``"energy"`` blame (:func:`joint_baseline`);
             default the median per-joint energy of the scored poses.
         units: units of ``y3d``: ``"m"``, ``"cm"`` or ``"mm"``.
-        batch_size: poses per loss-net call.
+        batch_size: poses per loss-net call (a positive integer).
         progress: called as ``progress(done, total)`` after each batch.
 
     Returns:
         :class:`PlausibilityScores` over the ``N = prod(...)`` flattened poses.
+
+    Raises:
+        ValueError: ``batch_size`` is not a positive integer, or an unknown ``blame``.
     """
+    batch_size = _check_batch_size(batch_size)
     method = _resolve_method(net, blame)
     x, y = _prepare(net, x2d, y3d, units)
     n = x.shape[0]
@@ -248,7 +273,7 @@ def score_poses(
     net.eval()
     energies, blames = [], []
     try:
-        for s in range(0, n, max(1, int(batch_size))):
+        for s in range(0, n, batch_size):
             xb, yb = x[s : s + batch_size], y[s : s + batch_size]
             if method == "energy":
                 e, b = joint_energies(net, xb, yb)
@@ -271,14 +296,19 @@ def score_poses(
 def pose_energies(
     net: LossNet, x2d: Tensor, y3d: Tensor, units: str = "m", batch_size: int = 1024
 ) -> Tensor:
-    """Energies ``(N,)`` (float32, CPU, no gradient) of the ``N = prod(...)`` flattened poses."""
+    """Energies ``(N,)`` (float32, CPU, no gradient) of the ``N = prod(...)`` flattened poses.
+
+    Raises:
+        ValueError: ``batch_size`` is not a positive integer.
+    """
+    batch_size = _check_batch_size(batch_size)
     x, y = _prepare(net, x2d, y3d, units)
     was_training = net.training
     net.eval()
     try:
         with torch.no_grad():
             parts = [net.energy(x[s : s + batch_size], y[s : s + batch_size]).float().cpu()
-                     for s in range(0, x.shape[0], max(1, int(batch_size)))]
+                     for s in range(0, x.shape[0], batch_size)]
     finally:
         net.train(was_training)
     return torch.cat(parts) if parts else torch.zeros(0)
@@ -292,4 +322,5 @@ def energy_threshold(reference_energy: Tensor | np.ndarray, quantile: float = 0.
     ref = torch.as_tensor(reference_energy).double().flatten()
     if ref.numel() == 0:
         raise PoseShapeError("energy_threshold needs at least one reference energy")
+    check_finite(ref, "reference_energy")
     return float(torch.quantile(ref, quantile))

@@ -354,3 +354,220 @@ def test_canonical_spec_validates_its_fields():
     with pytest.raises(ValueError, match="root must be one of"):
         CanonicalSpec(root="float")
     assert CanonicalSpec.from_dict(CanonicalSpec("mm").to_dict()) == CanonicalSpec("mm")
+
+
+# --------------------------------------------------------------------------- scoring
+@pytest.mark.parametrize("bs", [0, -3, 2.5, True])
+def test_scoring_batch_size_is_validated(bs):
+    from sealloss.scoring import joint_baseline, pose_energies, score_poses
+
+    net, x, y = _small_net(), torch.randn(64, 17, 2) * 0.2, torch.randn(64, 17, 3) * 0.2
+    for fn in (score_poses, pose_energies, joint_baseline):
+        with pytest.raises(ValueError, match="batch_size must be"):
+            fn(net, x, y, batch_size=bs)
+    assert len(score_poses(net, x, y, batch_size=7)) == 64
+    assert pose_energies(net, x, y, batch_size=7).shape == (64,)
+
+
+def test_energy_threshold_and_flag_refuse_nan():
+    from sealloss.errors import NonFiniteError
+    from sealloss.scoring import energy_threshold, score_poses
+
+    with pytest.raises(NonFiniteError, match="reference_energy"):
+        energy_threshold(torch.tensor([0.1, float("nan")]))
+    scores = score_poses(_small_net(), torch.randn(4, 17, 2) * 0.2, torch.randn(4, 17, 3) * 0.2)
+    with pytest.raises(ValueError, match="NaN"):
+        scores.flag(float("nan"))
+
+
+# --------------------------------------------------------------------------- metrics
+def test_nan_in_position_metrics_is_a_clear_error():
+    from sealloss.errors import NonFiniteError
+    from sealloss.metrics import auc, mpjpe, n_mpjpe, p_mpjpe, pck
+
+    gt = torch.randn(4, 17, 3)
+    pred = gt + 0.01
+    pred[1, 3, 0] = float("nan")
+    for fn in (mpjpe, n_mpjpe, p_mpjpe, pck, auc):
+        with pytest.raises(NonFiniteError, match="pred contains NaN"):
+            fn(pred, gt)
+        with pytest.raises(NonFiniteError, match="gt contains NaN"):
+            fn(gt, pred)
+
+
+def test_zero_length_gt_bone_in_bsle_ratio():
+    from sealloss.errors import DegeneratePoseError
+    from sealloss.metrics import bsle_ratio, bsle_ratio_stats, evaluate
+
+    torch.manual_seed(0)
+    gt = torch.randn(8, 17, 3) * 0.3
+    pred = gt * 1.05
+    gt[2, 2] = gt[2, 1]  # RHip -> RKnee bone of zero length
+    with pytest.raises(DegeneratePoseError, match="sample 2, bone RHip-RKnee"):
+        bsle_ratio(pred, gt, "h36m17")
+    with pytest.raises(DegeneratePoseError):
+        bsle_ratio_stats(pred, gt, "h36m17")
+    masked = bsle_ratio(pred, gt, "h36m17", "none", per_bone=True, degenerate="mask")
+    assert int(masked.isnan().sum()) == 1
+    res = evaluate(pred, gt, "h36m17")
+    assert 0.0 < res.summary["BSLE%"] < 100.0  # was ~1e15 from one bone
+
+
+# --------------------------------------------------------------------------- CLI
+def test_pretrain_checks_the_output_path_before_training(tmp_path, capsys, monkeypatch):
+    import sealloss.pretrain as pretrain_mod
+    from sealloss.cli import main
+
+    def never(*a, **k):
+        raise AssertionError("training started before the output path was checked")
+
+    monkeypatch.setattr(pretrain_mod, "pretrain_lossnet", never)
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    rc = main(["pretrain", "--quick", "--no-progress", "--out", str(blocker / "net.safetensors")])
+    err = capsys.readouterr().err
+    assert rc != 0 and "--out" in err and "cannot be written" in err
+    rc = main(["pretrain", "--quick", "--no-progress", "--out", str(tmp_path / "ok.safetensors"),
+               "--report", str(blocker / "r.json")])
+    err = capsys.readouterr().err
+    assert rc != 0 and "--report" in err and "cannot be written" in err
+
+
+# --------------------------------------------------------------------------- data loaders
+class _Boom:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_npz_loader_never_runs_pickled_code(tmp_path):
+    from sealloss.data._npz import load_npz_entry
+    from sealloss.errors import DataFormatError
+
+    good = {"Train/S1": {"Walk 1 chunk0": np.ones((3, 15, 3), np.float32)}, "n": [1, "a"]}
+    np.savez(tmp_path / "ok.npz", positions_3d=np.array(good, dtype=object))
+    back = load_npz_entry(tmp_path / "ok.npz", "positions_3d")
+    assert np.array_equal(back["Train/S1"]["Walk 1 chunk0"], good["Train/S1"]["Walk 1 chunk0"])
+    assert back["n"] == [1, "a"]
+    np.savez(tmp_path / "evil.npz", positions_3d=np.array({"x": _Boom()}, dtype=object))
+    with pytest.raises(DataFormatError, match="posix.system|os.system"):
+        load_npz_entry(tmp_path / "evil.npz", "positions_3d")
+    with pytest.raises(DataFormatError, match=r"no entry 'nope' \(entries: \['positions_3d'\]\)"):
+        load_npz_entry(tmp_path / "ok.npz", "nope")
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DataFormatError, match="not a readable .npz archive"):
+        load_npz_entry(tmp_path / "bad.npz", "positions_3d")
+
+
+def test_no_loader_unpickles_with_numpy():
+    for f in (REPO / "sealloss" / "data").glob("[!_]*.py"):
+        assert "allow_pickle=True)" not in f.read_text(), f.name
+
+
+def test_humaneva_loader_reads_the_real_files_without_pickle(monkeypatch):
+    from sealloss.data.humaneva import humaneva_pairs
+    from sealloss.data.paths import find_data_file
+
+    root = os.environ.get("SEALLOSS_DATA", "/work/shared/data")
+    try:
+        find_data_file("data_3d_humaneva15.npz", "humaneva", root)
+    except Exception:
+        pytest.skip("HumanEva-I files not in $SEALLOSS_DATA")
+
+    def refuse(*a, **k):
+        if k.get("allow_pickle"):
+            raise AssertionError("np.load(allow_pickle=True) called")
+        return real(*a, **k)
+
+    real = np.load
+    monkeypatch.setattr(np, "load", refuse)
+    pairs = humaneva_pairs(root, subjects=("S1",), actions="Walking", cameras=[0])
+    assert pairs["x2d"].shape[1:] == (15, 2) and np.isfinite(pairs["y3d"]).all()
+
+
+_BVH = """HIERARCHY
+ROOT Hips
+{
+  OFFSET 0 0 0
+  CHANNELS 3 Xposition Yposition Zposition
+  End Site
+  {
+    OFFSET 0 1 0
+  }
+}
+MOTION
+Frames: 2
+Frame Time: %s
+%s
+"""
+
+
+@pytest.mark.parametrize(
+    "frame_time, values, message",
+    [
+        ("0", "0 0 0\n1 1 1", "'Frame Time' must be a positive"),
+        ("-0.01", "0 0 0\n1 1 1", "'Frame Time' must be a positive"),
+        ("nan", "0 0 0\n1 1 1", "'Frame Time' must be a positive"),
+        ("abc", "0 0 0\n1 1 1", "bad frame time"),
+        ("0.01", "0 nan 0\n1 1 1", "non-finite values"),
+        ("0.01", "0 0 0\n1 x 1", "not a number"),
+    ],
+)
+def test_bvh_bad_motion_header_and_values(frame_time, values, message):
+    from sealloss.data.bvh import BVHParseError, parse_bvh
+
+    with pytest.raises(BVHParseError, match=message):
+        parse_bvh(_BVH % (frame_time, values))
+    assert parse_bvh(_BVH % ("0.01", "0 0 0\n1 1 1")).fps == pytest.approx(100.0)
+
+
+def _h36m_copy(tmp_path: Path, **override) -> Path:
+    src = Path(os.environ.get("SEALLOSS_DATA", "/work/shared/data")) / "h36m"
+    if not (src / "h36m_3d17_world_10hz.npz").is_file():
+        pytest.skip("Human3.6M files not in $SEALLOSS_DATA")
+    dst = tmp_path / "h36m"
+    dst.mkdir()
+    (dst / "h36m_cameras.json").write_bytes((src / "h36m_cameras.json").read_bytes())
+    with np.load(src / "h36m_3d17_world_10hz.npz") as z:
+        d = {k: z[k] for k in z.files}
+    d["positions_3d"] = d["positions_3d"][:2000]
+    d["seq_id"], d["frame_index_50hz"] = d["seq_id"][:2000], d["frame_index_50hz"][:2000]
+    d.update(override.get("fn", lambda d: {})(d))
+    np.savez(dst / "h36m_3d17_world_10hz.npz", **d)
+    return dst
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (lambda d: {"positions_3d": d["positions_3d"][:, :16]}, r"must be \(N, 17, 3\)"),
+        (lambda d: {"positions_3d": d["positions_3d"] / 1000, "units": np.array("mm")},
+         "looks like metres"),
+        (lambda d: {"units": np.array("m")}, "units entry is 'm'"),
+        (lambda d: {"positions_3d": np.where(np.arange(17)[None, :, None] == 3, np.nan,
+                                             d["positions_3d"])}, "NaN/Inf"),
+    ],
+)
+def test_h36m_file_with_wrong_joints_units_or_values_is_refused(tmp_path, fn, message):
+    from sealloss.data.h36m import load_h36m
+    from sealloss.errors import DataFormatError
+
+    root = _h36m_copy(tmp_path, fn=fn)
+    with pytest.raises(DataFormatError, match=message):
+        load_h36m(root)
+
+
+def test_h36m_damaged_archive_or_missing_entry(tmp_path):
+    from sealloss.data.h36m import load_h36m
+    from sealloss.errors import DataFormatError
+
+    root = _h36m_copy(tmp_path, fn=lambda d: {})
+    assert load_h36m(root).positions_world.shape == (2000, 17, 3)
+    f = root / "h36m_3d17_world_10hz.npz"
+    with np.load(f) as z:
+        d = {k: z[k] for k in z.files if k != "seq_action"}
+    np.savez(f, **d)
+    with pytest.raises(DataFormatError, match="no entry 'seq_action'"):
+        load_h36m(root)
+    f.write_bytes(f.read_bytes()[:5000])
+    with pytest.raises(DataFormatError):
+        load_h36m(root)

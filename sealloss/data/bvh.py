@@ -213,10 +213,36 @@ def parse_bvh(text: str) -> BVHClip:
         "Frame Time:"
     ):
         raise BVHParseError("MOTION must start with 'Frames:' and 'Frame Time:'")
-    n_frames = int(lines[0].split(":")[1])
-    frame_time = float(lines[1].split(":")[1])
+    try:
+        n_frames = int(lines[0].split(":", 1)[1])
+    except ValueError:
+        raise BVHParseError(f"bad frame count in {lines[0]!r}") from None
+    if n_frames < 0:
+        raise BVHParseError(f"negative frame count in {lines[0]!r}")
+    try:
+        frame_time = float(lines[1].split(":", 1)[1])
+    except ValueError:
+        raise BVHParseError(f"bad frame time in {lines[1]!r}") from None
+    if not (np.isfinite(frame_time) and frame_time > 0):
+        raise BVHParseError(
+            f"'Frame Time' must be a positive number of seconds, got {lines[1]!r} "
+            "(the frame rate 1 / frame_time would be undefined)"
+        )
+    offs = np.asarray(offsets, dtype=np.float64)
+    if offs.size and not np.isfinite(offs).all():
+        bad = names[int(np.flatnonzero(~np.isfinite(offs).all(-1))[0])]
+        raise BVHParseError(f"non-finite OFFSET of joint {bad!r}")
     n_ch = sum(len(c) for c in channels)
-    values = np.array(" ".join(lines[2:]).split(), dtype=np.float64)
+    try:
+        values = np.array(" ".join(lines[2:]).split(), dtype=np.float64)
+    except ValueError as e:
+        raise BVHParseError(f"MOTION has a value that is not a number ({e})") from None
+    if not np.isfinite(values).all():
+        first = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise BVHParseError(
+            f"MOTION has {int((~np.isfinite(values)).sum())} non-finite values (NaN/Inf; "
+            f"first in frame {first // max(n_ch, 1)}, channel {first % max(n_ch, 1)})"
+        )
     if values.size != n_frames * n_ch:
         raise BVHParseError(
             f"MOTION has {values.size} values; expected {n_frames} frames x {n_ch} channels"
@@ -224,7 +250,7 @@ def parse_bvh(text: str) -> BVHClip:
     return BVHClip(
         joint_names=tuple(names),
         parents=tuple(parents),
-        offsets=np.asarray(offsets, dtype=np.float64),
+        offsets=offs,
         channels=tuple(channels),
         motion=values.reshape(n_frames, n_ch),
         frame_time=frame_time,

@@ -34,8 +34,9 @@ import numpy as np
 import torch
 
 from ..canonical import pixels_to_screen
-from ..errors import DataNotFoundError, PoseShapeError
+from ..errors import DataFormatError, DataNotFoundError, PoseShapeError
 from ..skeleton import joint_map
+from ._npz import load_npz_entry, npz_entries
 from .cameras import Camera, load_h36m_cameras, project_camera_points, world_to_camera
 from .paths import find_data_file
 
@@ -58,6 +59,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# the world file is in millimetres: a person's median joint distance from the pelvis is
+# 200-900 mm; below this it is metres (or centimetres) and every derived pose would be wrong
+_MIN_MEDIAN_MM = 50.0
 
 TRAIN_SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS: tuple[str, ...] = ("S9", "S11")
@@ -142,16 +147,48 @@ def load_h36m(root: str | os.PathLike | None = None) -> H36MData:
     cams, order = load_h36m_cameras(find_data_file(_FILE_CAMS, "h36m", root))
     if tuple(order) != CAMERA_ORDER:
         raise DataNotFoundError(f"{_FILE_CAMS}: unexpected camera order {order}")
-    with np.load(path3d) as z:
-        return H36MData(
-            positions_world=np.asarray(z["positions_3d"], dtype=np.float32),
-            seq_id=z["seq_id"].astype(np.int64),
-            frame=z["frame_index_50hz"].astype(np.int64),
-            seq_subject=z["seq_subject"].astype(str),
-            seq_action=z["seq_action"].astype(str),
-            cameras=cams,
-            folder=path3d.parent,
+    entry = {k: load_npz_entry(path3d, k) for k in
+             ("positions_3d", "seq_id", "frame_index_50hz", "seq_subject", "seq_action")}
+    if "units" in npz_entries(path3d):
+        units = str(np.asarray(load_npz_entry(path3d, "units")))
+        if units != "mm":
+            raise DataFormatError(f"{_FILE_3D}: units entry is {units!r}; this loader reads 'mm'")
+    pos = np.asarray(entry["positions_3d"], dtype=np.float32)
+    if pos.ndim != 3 or pos.shape[1:] != (17, 3):
+        raise DataFormatError(
+            f"{_FILE_3D}: positions_3d must be (N, 17, 3) H36M-17 world poses, got {pos.shape}"
         )
+    n = pos.shape[0]
+    if not np.isfinite(pos).all():
+        raise DataFormatError(
+            f"{_FILE_3D}: positions_3d has {int((~np.isfinite(pos)).sum())} NaN/Inf values"
+        )
+    if n:
+        med = float(np.median(np.linalg.norm(pos - pos[:, :1], axis=-1)))
+        if med < _MIN_MEDIAN_MM:
+            raise DataFormatError(
+                f"{_FILE_3D}: median joint distance from the root is {med:.3g}; this file must "
+                "be in millimetres (typical 200-900), it looks like metres"
+            )
+    seq_id = np.asarray(entry["seq_id"]).astype(np.int64)
+    frame = np.asarray(entry["frame_index_50hz"]).astype(np.int64)
+    if seq_id.shape != (n,) or frame.shape != (n,):
+        raise DataFormatError(
+            f"{_FILE_3D}: seq_id {seq_id.shape} and frame_index_50hz {frame.shape} must be ({n},)"
+        )
+    subj = np.asarray(entry["seq_subject"]).astype(str)
+    act = np.asarray(entry["seq_action"]).astype(str)
+    if subj.shape != act.shape or (n and not 0 <= seq_id.min() <= seq_id.max() < subj.size):
+        raise DataFormatError(f"{_FILE_3D}: seq_id does not index seq_subject / seq_action")
+    return H36MData(
+        positions_world=pos,
+        seq_id=seq_id,
+        frame=frame,
+        seq_subject=subj,
+        seq_action=act,
+        cameras=cams,
+        folder=path3d.parent,
+    )
 
 
 def _camera_indices(cameras) -> list[int]:
@@ -362,11 +399,15 @@ def h36m_sh_detections(
     data = dataset if dataset is not None else load_h36m(root)
     subjects = _check_subjects(data, subjects)
     path = find_data_file(_FILE_SH, "h36m", data.folder)
-    with np.load(path) as z:
-        sh = z["sh_2d"]
-        sh_key = z["seq_id"].astype(np.int64) * 1_000_000 + z["frame_index_50hz"]
-        if tuple(z["camera_order"].astype(str)) != CAMERA_ORDER:
-            raise DataNotFoundError(f"{_FILE_SH}: unexpected camera order")
+    sh = load_npz_entry(path, "sh_2d")
+    sh_key = (np.asarray(load_npz_entry(path, "seq_id")).astype(np.int64) * 1_000_000
+              + np.asarray(load_npz_entry(path, "frame_index_50hz")))
+    if tuple(np.asarray(load_npz_entry(path, "camera_order")).astype(str)) != CAMERA_ORDER:
+        raise DataNotFoundError(f"{_FILE_SH}: unexpected camera order")
+    if sh.ndim != 4 or sh.shape[2:] != (16, 2) or sh.shape[0] != sh_key.shape[0]:
+        raise DataFormatError(
+            f"{_FILE_SH}: sh_2d must be (N, cameras, 16, 2) MPII-16 detections, got {sh.shape}"
+        )
     if neck_rule is None:
         neck_rule = fit_neck_nose_rule(h36m_pairs(TRAIN_SUBJECTS, every=10, dataset=data))
         logger.info("Neck/Nose rule fitted on training GT: a=%.4f b=%.4f", neck_rule.a,

@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataNotFoundError, PoseShapeError
+from ..errors import DataFormatError, DataNotFoundError, PoseShapeError
 from ..skeleton import get_skeleton
+from ._npz import load_npz_entry, npz_entries
 from .h36m import CAMERA_ORDER, to_screen
 
 __all__ = ["H3WB_NUM_JOINTS", "load_h3wb_json", "load_h3wb_npz", "h3wb_pairs"]
@@ -90,11 +91,14 @@ def load_h3wb_npz(path: str | os.PathLike) -> tuple[dict, list[dict]]:
     """Read ``h3wb_train.npz``: ``(metadata, records)`` with one record per (subject, action,
     camera): ``subject``, ``action``, ``camera`` (id), ``frame_id`` (N,), ``camera_3d``
     (N, 133, 3), ``pose_2d`` (N, 133, 2)."""
-    with np.load(_open(path), allow_pickle=True) as z:
-        if "train_data" not in z.files:
-            raise DataNotFoundError(f"{path}: no 'train_data' entry (keys {z.files})")
-        meta = z["metadata"].item() if "metadata" in z.files else {}
-        data = z["train_data"].item()
+    p = _open(path)
+    files = npz_entries(p)
+    if "train_data" not in files:
+        raise DataNotFoundError(f"{path}: no 'train_data' entry (keys {files})")
+    meta = load_npz_entry(p, "metadata") if "metadata" in files else {}
+    data = load_npz_entry(p, "train_data")  # nested dicts, read without running pickled code
+    if not isinstance(data, dict):
+        raise DataFormatError(f"{path}: 'train_data' holds a {type(data).__name__}, not a dict")
     records = []
     for subject in sorted(data, key=lambda s: int(str(s).lstrip("S") or 0)):
         for action in sorted(data[subject]):

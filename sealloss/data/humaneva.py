@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataNotFoundError, PoseShapeError
+from ..errors import DataFormatError, DataNotFoundError, PoseShapeError
 from ..skeleton import joint_map
+from ._npz import load_npz_entry
 from .h36m import SegmentRule, to_screen
 from .paths import find_data_file
 
@@ -50,8 +51,17 @@ def humaneva_cameras(root: str | os.PathLike | None = None) -> dict[str, list[di
     (3, 3) world->camera, ``t`` (3,) mm, ``f`` (2,) and ``c`` (2,) fitted pixels, ``res_w``,
     ``res_h``, ``id``."""
     path = find_data_file("humaneva_cameras.json", "humaneva", root)
-    with open(path) as fh:
-        raw = json.load(fh)["cameras"]
+    try:
+        with open(path) as fh:
+            raw = json.load(fh)["cameras"]
+        return _parse_cameras(raw)
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        raise DataFormatError(
+            f"{str(path)!r} is not a valid HumanEva camera file ({type(e).__name__}: {e})"
+        ) from None
+
+
+def _parse_cameras(raw: dict) -> dict[str, list[dict]]:
     out = {}
     for subject, cams in raw.items():
         out[subject] = [
@@ -114,10 +124,14 @@ def humaneva_pairs(
     if any(not 0 <= c < 3 for c in cam_idx):
         raise PoseShapeError(f"HumanEva camera indices are 0, 1, 2; got {cam_idx}")
 
-    p3 = np.load(find_data_file("data_3d_humaneva15.npz", "humaneva", root),
-                 allow_pickle=True)["positions_3d"].item()
-    p2 = np.load(find_data_file("data_2d_humaneva15_gt.npz", "humaneva", root),
-                 allow_pickle=True)["positions_2d"].item()
+    # VideoPose3D stores nested dicts as pickled object arrays: read them without running code
+    p3 = load_npz_entry(find_data_file("data_3d_humaneva15.npz", "humaneva", root),
+                        "positions_3d")
+    p2 = load_npz_entry(find_data_file("data_2d_humaneva15_gt.npz", "humaneva", root),
+                        "positions_2d")
+    for name, d in (("data_3d_humaneva15.npz", p3), ("data_2d_humaneva15_gt.npz", p2)):
+        if not isinstance(d, dict):
+            raise DataFormatError(f"{name}: expected a dict of sequences, got {type(d).__name__}")
     cams = humaneva_cameras(root)
 
     rows: dict[str, list[np.ndarray]] = {k: [] for k in (
@@ -134,14 +148,30 @@ def humaneva_pairs(
                 if actions is not None and action not in actions:
                     seq += 1
                     continue
-                xw = p3[key][chunk].astype(np.float64) * 1000.0  # (T, 15, 3) mm
+                xw = np.asarray(p3[key][chunk], dtype=np.float64) * 1000.0  # (T, 15, 3) mm
+                if xw.ndim != 3 or xw.shape[1:] != (15, 3):
+                    raise DataFormatError(
+                        f"3D of {key} {chunk}: expected (T, 15, 3), got {xw.shape}"
+                    )
+                if not np.isfinite(xw).all():
+                    raise DataFormatError(f"3D of {key} {chunk} has NaN/Inf values")
                 n = xw.shape[0]
+                if subject not in cams or len(cams[subject]) < 3:
+                    raise DataFormatError(f"humaneva_cameras.json has no 3 cameras for {subject}")
+                try:
+                    views = p2[key][chunk]
+                except KeyError:
+                    raise DataFormatError(
+                        f"data_2d_humaneva15_gt.npz has no 2D for {key} {chunk}"
+                    ) from None
                 for ci in cam_idx:
                     cam = cams[subject][ci]
                     xc = (xw - cam["t"]) @ cam["R"].T
-                    px = np.asarray(p2[key][chunk][ci], dtype=np.float64)
+                    px = np.asarray(views[ci], dtype=np.float64)
                     if px.shape != (n, 15, 2):
-                        raise DataNotFoundError(f"2D of {key} {chunk} cam {ci}: {px.shape}")
+                        raise DataFormatError(
+                            f"2D of {key} {chunk} cam {ci}: expected {(n, 15, 2)}, got {px.shape}"
+                        )
                     rc = xc[:, _ROOT]
                     rows["x2d"].append(to_screen(px, cam["res_w"], cam["res_h"]))
                     rows["y3d"].append((xc - rc[:, None]) / 1000.0)

@@ -1,6 +1,7 @@
 """MPI-INF-3DHP readers for the npz files of the VideoPose3D / P-STMO family of lifting repos.
 
-Layout (``np.load(path, allow_pickle=True)["data"].item()``):
+Layout (entry ``data``: a pickled dict, read by :func:`._npz.load_npz_entry`, which runs no
+pickled code):
 
 - ``data_train_3dhp.npz``: ``{"S1 Seq1": [ {camera: {"data_3d": (T, 17, 3) mm,
   "data_2d": (T, 17, 2) px}} ], ...}`` (the per-sequence value is a one-element list holding a
@@ -19,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataNotFoundError, PoseShapeError
+from ..errors import DataFormatError, DataNotFoundError, PoseShapeError
 from ..skeleton import get_skeleton, joint_map
+from ._npz import load_npz_entry, npz_entries
 from .h36m import to_screen
 from .paths import find_data_file
 
@@ -105,10 +107,12 @@ def mpi3dhp_pairs(
     if split not in _FILES:
         raise PoseShapeError(f"split must be 'train' or 'test', got {split!r}")
     file = _locate(split, path, root)
-    with np.load(file, allow_pickle=True) as z:
-        if "data" not in z.files:
-            raise DataNotFoundError(f"{file}: no 'data' entry (keys {z.files})")
-        data = z["data"].item()
+    files = npz_entries(file)
+    if "data" not in files:
+        raise DataNotFoundError(f"{file}: no 'data' entry (keys {files})")
+    data = load_npz_entry(file, "data")  # nested dicts, read without running pickled code
+    if not isinstance(data, dict):
+        raise DataFormatError(f"{file}: 'data' holds a {type(data).__name__}, not a dict")
     parts = []
     seq = 0
     for name in sorted(data):

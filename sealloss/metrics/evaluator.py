@@ -107,6 +107,13 @@ class PoseEvaluator:
         sym_threshold: threshold of the symmetry ratio share (``LSE%>0.01``).
         len_threshold: threshold of the length ratio share (``BSLE%>0.1``).
 
+    Non-finite inputs raise :class:`~sealloss.errors.NonFiniteError` (evaluated joints only).
+    Zero-length ground-truth bones (shorter than 1e-6 of the sample's longest bone, e.g.
+    duplicated joints) have no BSLE ratio: they are left out of their sample's ``BSLE%`` and
+    ``BSLE%>0.1`` (mean over the remaining bones; 0 for a sample with none left), counted in
+    :attr:`masked_bones` and logged as a warning, instead of one 1e15 % value swamping the
+    summary. ``BSLE`` (mm) is defined for them and keeps them.
+
     Example:
         >>> ev = PoseEvaluator("h36m17")
         >>> y = torch.zeros(4, 17, 3); y[:, 1:, 2] = torch.arange(1, 17) * 0.01
@@ -156,6 +163,8 @@ class PoseEvaluator:
         self._sum = torch.zeros(m, dtype=torch.float64)
         self._joint_sum = torch.zeros(j, dtype=torch.float64)
         self._count = 0
+        #: zero-length ground-truth bones left out of the BSLE ratio so far
+        self.masked_bones = 0
         self._action_sum: dict[str, torch.Tensor] = {}
         self._action_count: dict[str, int] = {}
 
@@ -180,6 +189,7 @@ class PoseEvaluator:
         self._sum += other._sum
         self._joint_sum += other._joint_sum
         self._count += other._count
+        self.masked_bones += other.masked_bones
         for a, s in other._action_sum.items():
             if a in self._action_sum:
                 self._action_sum[a] = self._action_sum[a] + s
@@ -259,8 +269,21 @@ class PoseEvaluator:
         else:
             cols += [nan, nan, nan]
         if self._bones:
-            ln = F.bsle_ratio(pred, gt, sk, "none", per_bone=True, joints=sel)
-            cols += [ln.mean(-1) * 100, (ln > self.len_threshold).double().mean(-1) * 100]
+            # zero-length GT bones (ratio undefined) are left out of their sample's means; a
+            # sample left with no bone counts 0 (see the class docstring)
+            ln = F.bsle_ratio(pred, gt, sk, "none", per_bone=True, joints=sel,
+                              degenerate="mask")
+            ok = ~ln.isnan()
+            masked = int((~ok).sum())
+            if masked:
+                self.masked_bones += masked
+                logger.warning(
+                    "BSLE ratio: %d zero-length ground-truth bone(s) in this batch left out "
+                    "(ratio undefined); %d so far", masked, self.masked_bones,
+                )
+            n_ok = ok.sum(-1).clamp_min(1).double()
+            cols += [ln.nan_to_num(0.0).sum(-1) / n_ok * 100,
+                     ((ln > self.len_threshold) & ok).double().sum(-1) / n_ok * 100]
         else:
             cols += [nan, nan]
         cols += [

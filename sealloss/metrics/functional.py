@@ -31,7 +31,7 @@ from typing import Literal
 import torch
 
 from ..checks import check_finite
-from ..errors import PoseShapeError, SkeletonMismatchError
+from ..errors import DegeneratePoseError, PoseShapeError, SkeletonMismatchError
 from ..kinematics import bone_lengths
 from ..skeleton import Skeleton, get_skeleton
 
@@ -49,6 +49,7 @@ __all__ = [
     "lse_ratio",
     "bsle_ratio",
     "ratio_stats",
+    "degenerate_bones",
     "lse_ratio_stats",
     "bsle_ratio_stats",
     "pck",
@@ -58,6 +59,8 @@ __all__ = [
 Reduction = Literal["none", "mean", "sum"]
 _REDUCTIONS = ("none", "mean", "sum")
 _TINY = 1e-12  # guards 0/0 in ratios and degenerate Procrustes; far below any real length
+# a ground-truth bone shorter than this fraction of its pose's longest bone is degenerate
+_MIN_BONE_FRACTION = 1e-6
 
 
 # --------------------------------------------------------------------------- helpers
@@ -92,8 +95,14 @@ def _check_one(x: torch.Tensor, what: str, num_joints: int | None = None) -> Non
 
 
 def _check_two(
-    pred: torch.Tensor, gt: torch.Tensor, num_joints: int | None = None, dim: int | None = None
+    pred: torch.Tensor,
+    gt: torch.Tensor,
+    num_joints: int | None = None,
+    dim: int | None = None,
+    finite: bool = False,
 ) -> None:
+    """Shapes and dtypes of a (pred, gt) pair; ``finite=True`` also refuses NaN/Inf anywhere
+    (:class:`NonFiniteError`) instead of returning NaN or crashing inside an SVD."""
     _check_one(pred, "pred", num_joints)
     _check_one(gt, "gt", num_joints)
     if pred.shape != gt.shape:
@@ -104,6 +113,9 @@ def _check_two(
         raise PoseShapeError(
             f"poses must have {dim} coordinates per joint, got shape {tuple(pred.shape)}"
         )
+    if finite:
+        check_finite(pred.detach(), "pred")
+        check_finite(gt.detach(), "gt")
 
 
 def _joint_list(joints: Sequence[int] | torch.Tensor | None, num_joints: int) -> list[int] | None:
@@ -163,8 +175,13 @@ def _pair_lengths(
 
 # --------------------------------------------------------------------------- position errors
 def joint_errors(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """Euclidean error per joint: ``(..., J, D)`` x2 -> ``(..., J)``, units of the inputs."""
-    _check_two(pred, gt)
+    """Euclidean error per joint: ``(..., J, D)`` x2 -> ``(..., J)``, units of the inputs.
+
+    Raises:
+        NonFiniteError: NaN/Inf in ``pred`` or ``gt`` (select the valid joints or samples
+            first; a NaN would otherwise turn the whole mean into NaN, silently).
+    """
+    _check_two(pred, gt, finite=True)
     return (pred - gt).norm(dim=-1)
 
 
@@ -199,8 +216,11 @@ def procrustes_align(pred: torch.Tensor, gt: torch.Tensor, scale: bool = True) -
     Returns:
         ``(..., J, D)`` aligned copy of ``pred``. The gradient is undefined where ``pred``'s
         cross-covariance with ``gt`` has repeated singular values (SVD backward).
+
+    Raises:
+        NonFiniteError: NaN/Inf in ``pred`` or ``gt`` (the SVD would fail on them).
     """
-    _check_two(pred, gt)
+    _check_two(pred, gt, finite=True)
     dtype = pred.dtype
     x = pred.to(torch.float64)
     y = gt.to(torch.float64)
@@ -252,7 +272,7 @@ def n_mpjpe(
             (inputs already root-relative, as in the VideoPose3D definition).
     """
     _check_reduction(reduction)
-    _check_two(pred, gt)
+    _check_two(pred, gt, finite=True)
     if root is not None and not -pred.shape[-2] <= root < pred.shape[-2]:
         raise PoseShapeError(f"root {root} out of range for {pred.shape[-2]} joints")
     if root is None:
@@ -375,11 +395,20 @@ def bsle_ratio(
     reduction: Reduction = "mean",
     per_bone: bool = False,
     joints: Sequence[int] | torch.Tensor | None = None,
+    degenerate: Literal["raise", "mask"] = "raise",
 ) -> torch.Tensor:
     """Segment length ratio: mean over bones of ``| |b_pred| - |b_gt| | / |b_gt|`` (fraction).
 
-    A zero-length ground-truth bone makes the ratio huge (denominator clamped at 1e-12).
-    Arguments as in :func:`bsle`.
+    Arguments as in :func:`bsle`. ``degenerate="mask"`` returns NaN for the ratio of each
+    zero-length ground-truth bone instead of raising (use ``torch.nanmean`` over bones; the
+    evaluator does, see :class:`~sealloss.metrics.PoseEvaluator`).
+
+    Raises:
+        DegeneratePoseError: a ground-truth bone has (near-)zero length, shorter than
+            ``1e-6`` times the longest ground-truth bone of its sample: the ratio is undefined
+            there (dividing by it gave values like 1e15 % that swamped a whole summary). The
+            message names the bone and the first such sample; drop those samples, or use
+            :func:`bsle` (an absolute length error, defined everywhere).
     """
     _check_reduction(reduction)
     sk = get_skeleton(skeleton)
@@ -391,8 +420,35 @@ def bsle_ratio(
     _require_items(len(bones), "bones", sk, keep)
     lp = _lengths(pred, sk, bones, 0.0)
     lg = _lengths(gt, sk, bones, 0.0)
+    if degenerate not in ("raise", "mask"):
+        raise ValueError(f"degenerate must be 'raise' or 'mask', got {degenerate!r}")
+    short = degenerate_bones(lg)
+    if degenerate == "mask":
+        ratio = (lp - lg).abs() / lg.clamp_min(_TINY)
+        ratio = ratio.masked_fill(short, float("nan"))
+        return _per_item(ratio, per_bone, reduction)
+    if lg.numel():
+        if bool(short.any()):
+            flat = short.reshape(-1, short.shape[-1])
+            sample = int(flat.any(-1).nonzero()[0, 0])
+            k = int(flat[sample].nonzero()[0, 0])
+            p, c = sk.bones[bones[k]]
+            raise DegeneratePoseError(
+                f"gt has {int(flat.any(-1).sum())} sample(s) with a zero-length bone (first: "
+                f"sample {sample}, bone {sk.joint_names[p]}-{sk.joint_names[c]}): the BSLE ratio "
+                "|b_pred - b_gt| / |b_gt| is undefined there; drop those samples or use bsle"
+            )
     ratio = (lp - lg).abs() / lg.clamp_min(_TINY)
     return _per_item(ratio, per_bone, reduction)
+
+
+def degenerate_bones(lengths: torch.Tensor) -> torch.Tensor:
+    """``(..., B)`` bool: bones shorter than ``1e-6`` times the longest bone of their sample
+    (zero-length ground-truth bones, where a length ratio is undefined)."""
+    if lengths.numel() == 0:
+        return torch.zeros_like(lengths, dtype=torch.bool)
+    d = lengths.detach()
+    return d <= _MIN_BONE_FRACTION * d.amax(-1, keepdim=True)
 
 
 def ratio_stats(ratios: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
