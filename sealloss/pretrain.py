@@ -16,13 +16,7 @@ from torch import Tensor
 
 from .hub import build_lossnet
 from .negatives import (
-    BoneDirectionNoise,
-    BoneLengthNoise,
-    GaussianNoise,
     HardNegatives,
-    LimbFlip,
-    LimbSwap,
-    NegativeMixer,
     bone_direction_noise,
     bone_length_noise,
     calibrate,
@@ -30,10 +24,11 @@ from .negatives import (
     limb_flip,
     limb_swap,
     perturbation_size,
+    pretraining_negatives,
 )
 from .nn.base import LossNet
 from .objectives import DEFAULT_SIGMA_M, lossnet_loss, make_objective
-from .skeleton import Skeleton, get_skeleton
+from .skeleton import get_skeleton
 
 __all__ = [
     "PretrainConfig",
@@ -85,22 +80,6 @@ class PretrainConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def pretraining_negatives(skeleton: Skeleton | str) -> NegativeMixer:
-    """Synthetic negatives of pretraining: small and large perturbations of every kind, with
-    extra weight on those that keep MPJPE small but break lengths or symmetry."""
-    sk = get_skeleton(skeleton)
-    return NegativeMixer(
-        [
-            (GaussianNoise(sk, sigma_m=(0.004, 0.04)), 1.0),
-            (BoneDirectionNoise(sk, angle_rad=(0.02, 0.3)), 1.5),
-            (BoneLengthNoise(sk, scale=(0.02, 0.2), side="both"), 1.0),
-            (BoneLengthNoise(sk, scale=(0.03, 0.25), side="one"), 1.5),
-            (LimbSwap(sk), 0.5),
-            (LimbFlip(sk, axis="depth"), 0.5),
-        ]
-    )
 
 
 def pretrain_lossnet(

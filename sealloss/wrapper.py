@@ -38,16 +38,9 @@ from torch import Tensor
 
 from .checks import _MM_THRESHOLD_M, check_finite
 from .diagnostics import alignment as _alignment
-from .diagnostics import energy_gap, margin_violations
+from .diagnostics import energy_gap, force_ratio, margin_violations
 from .errors import PoseShapeError
-from .negatives import (
-    BoneDirectionNoise,
-    BoneLengthNoise,
-    GaussianNoise,
-    LimbSwap,
-    NegativeMixer,
-    Sampler,
-)
+from .negatives import Sampler, default_negatives
 from .nn.base import LossNet
 from .objectives import COST_KINDS, OBJECTIVES, LossNetObjective, lossnet_loss, make_objective
 from .objectives import task_cost as _task_cost
@@ -58,23 +51,6 @@ __all__ = ["AlternatingWrapper", "SealStats", "default_negatives"]
 log = logging.getLogger(__name__)
 
 _MODES = ("dynamic", "static", "warm")
-
-
-def default_negatives(skeleton: Skeleton | str = "h36m17") -> NegativeMixer:
-    """Synthetic negatives used beside the pose-net's predictions (METHOD.md s.3 (b)).
-
-    Gaussian joint noise (10-40 mm), bone-direction rotations with exact lengths, one-sided
-    bone-length changes (break symmetry) and left/right limb swaps.
-    """
-    sk = get_skeleton(skeleton)
-    return NegativeMixer(
-        [
-            (GaussianNoise(sk, sigma_m=(0.005, 0.025)), 1.0),
-            (BoneDirectionNoise(sk, angle_rad=(0.05, 0.25)), 1.0),
-            (BoneLengthNoise(sk, scale=(0.03, 0.15), side="one"), 1.0),
-            (LimbSwap(sk), 0.5),
-        ]
-    )
 
 
 @dataclass
@@ -535,10 +511,10 @@ class AlternatingWrapper:
         (g_e,) = torch.autograd.grad(term, y_hat_up, retain_graph=True, allow_unused=True)
         if g_sup is None or g_e is None:
             return None
-        n_sup, n_e = float(g_sup.float().norm()), float(g_e.float().norm())
-        if not (math.isfinite(n_sup) and math.isfinite(n_e)) or n_sup == 0 or n_e == 0:
+        per_unit = float(force_ratio(g_e, g_sup, 1.0))
+        if not math.isfinite(per_unit) or per_unit == 0:
             return None
-        return n_e / n_sup
+        return per_unit
 
     def _update_lambda(
         self, loss_sup: Tensor, y_hat_up: Tensor, term: Tensor | None, stats: SealStats

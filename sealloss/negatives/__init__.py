@@ -25,8 +25,11 @@ from .perturb import (
     swap_limbs,
 )
 from .prediction import PredictionNegatives, prediction_negatives
+from .presets import default_negatives, pretraining_negatives
 
 __all__ = [
+    "default_negatives",
+    "pretraining_negatives",
     "NegativeSample",
     "Sampler",
     "perturbation_size",
