@@ -16,6 +16,7 @@ def register(name: str) -> Callable[[Callable[..., object]], Callable[..., objec
     """Class decorator: register an adapter factory under ``name``."""
 
     def deco(factory: Callable[..., object]) -> Callable[..., object]:
+        """Register ``factory`` and return it unchanged."""
         _REGISTRY[name] = factory
         return factory
 
@@ -23,11 +24,16 @@ def register(name: str) -> Callable[[Callable[..., object]], Callable[..., objec
 
 
 def available() -> list[str]:
+    """Names of the registered adapters, sorted (``get`` accepts each)."""
     return sorted(_REGISTRY)
 
 
 def get(name: str, **kwargs: object) -> object:
-    """Build the adapter registered as ``name`` (e.g. ``"motionbert"``)."""
+    """Build the adapter registered as ``name`` (e.g. ``"motionbert"``); ``kwargs`` go to its
+    constructor. Every adapter but ``"simplebaseline"`` has defaults for all of them;
+    SimpleBaseline needs its z-score statistics: ``mean_3d``, ``std_3d`` (millimetres) and
+    ``mean_2d``, ``std_2d`` (pixels), or use ``SimpleBaselineAdapter.fit(x2d, y3d)`` /
+    ``.from_stats(stat_3d, stat_2d)``."""
     try:
         factory = _REGISTRY[name.lower()]
     except KeyError:

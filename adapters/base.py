@@ -153,6 +153,7 @@ class Adapter:
 
     @property
     def num_joints(self) -> int:
+        """Joints of the canonical skeleton this adapter produces."""
         return get_skeleton(self.skeleton).num_joints
 
     # ------------------------------------------------------------------ to canonical

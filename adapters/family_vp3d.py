@@ -61,6 +61,7 @@ class VideoPose3DFamilyAdapter(Adapter):
 
     @property
     def skeleton_2d(self) -> str:
+        """Skeleton preset of the upstream 2D input (``keypoints_2d``)."""
         return self._skeleton_2d
 
     @property

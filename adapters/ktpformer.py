@@ -17,6 +17,14 @@ __all__ = ["KTPFormerAdapter", "clone_module_outputs"]
 
 @register("ktpformer")
 class KTPFormerAdapter(VideoPose3DFamilyAdapter):
+    """Adapter for KTPFormer (``JihuaPeng/KTPFormer``): seq2seq over 243-frame clips.
+
+    Input ``[B, T, 17, 2]`` screen-normalised 2D (H36M-17 order), output/target
+    ``[B, T, 17, 3]`` camera-frame metres, root-relative (the target's slot 0 holds the
+    trajectory until the loop zeroes it). Arguments as :class:`VideoPose3DFamilyAdapter`
+    (``pad`` is ignored for seq2seq). Upstream scales every gradient by the loss value, so the
+    patch back-propagates ``seal.energy_term(...)`` on its own (see ``examples/ktpformer``).
+    """
     name = "ktpformer"
     upstream = "JihuaPeng/KTPFormer"
     commit = "b961951a2856dfa631b71bb1058ebebb7fc9acee"

@@ -17,6 +17,14 @@ __all__ = ["MixSTEAdapter"]
 
 @register("mixste")
 class MixSTEAdapter(VideoPose3DFamilyAdapter):
+    """Adapter for MixSTE (``JinluZhang1126/MixSTE``): seq2seq over 243-frame clips.
+
+    Input ``[B, T, 17, 2]`` screen-normalised 2D (H36M-17 order), output/target
+    ``[B, T, 17, 3]`` camera-frame metres, root-relative (the target's slot 0 holds the
+    trajectory until the loop zeroes it). Arguments as :class:`VideoPose3DFamilyAdapter`
+    (``pad`` is ignored for seq2seq). Upstream scales every gradient by the loss value, so the
+    patch back-propagates ``seal.energy_term(...)`` on its own (see ``examples/mixste``).
+    """
     name = "mixste"
     upstream = "JinluZhang1126/MixSTE"
     commit = "72a36be891a74892dd1a8611159a395ed33a7a01"

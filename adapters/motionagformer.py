@@ -15,6 +15,13 @@ __all__ = ["MotionAGFormerAdapter"]
 
 @register("motionagformer")
 class MotionAGFormerAdapter(MotionBERTFamilyAdapter):
+    """Adapter for MotionAGFormer (``TaatiTeam/MotionAGFormer``): MotionBERT's data pipeline.
+
+    Input ``[B, T, 17, 3]`` (x, y, confidence; T = 27, 81 or 243), output/target
+    ``[B, T, 17, 3]`` in 2.5D image units (about 2.27 m per unit), seq2seq, H36M-17 order.
+    Arguments (``scale``, ``unit_m``, ``ref_bone_m``, ``channels``) as
+    :class:`MotionBERTFamilyAdapter`.
+    """
     name = "motionagformer"
     upstream = "TaatiTeam/MotionAGFormer"
     commit = "4756fd1eb7cc73f0e991f091ff2280e030ab85f3"

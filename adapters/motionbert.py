@@ -14,6 +14,12 @@ __all__ = ["MotionBERTAdapter"]
 
 @register("motionbert")
 class MotionBERTAdapter(MotionBERTFamilyAdapter):
+    """Adapter for MotionBERT (``Walter0807/MotionBERT``): 2.5D units, confidence channel.
+
+    Input ``[B, T, 17, 3]`` (x, y, confidence; T = 243), output/target ``[B, T, 17, 3]`` in
+    2.5D image units (about 2.27 m per unit), seq2seq, H36M-17 order. Arguments (``scale``,
+    ``unit_m``, ``ref_bone_m``, ``channels``) as :class:`MotionBERTFamilyAdapter`.
+    """
     name = "motionbert"
     upstream = "Walter0807/MotionBERT"
     commit = "dccfe7b14a7f09aae2e27a16d951cb4c6f6e62f6"

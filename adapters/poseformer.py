@@ -15,6 +15,13 @@ __all__ = ["PoseFormerAdapter"]
 
 @register("poseformer")
 class PoseFormerAdapter(VideoPose3DFamilyAdapter):
+    """Adapter for PoseFormer (``zczcwh/PoseFormer``): a 2D window in, its centre frame out.
+
+    Input ``[B, F, 17, 2]`` screen-normalised 2D (F = 9, 27 or 81; H36M-17 order), output
+    ``[B, 1, 17, 3]`` camera-frame metres, root-relative, for the centre frame (the target's
+    slot 0 holds the trajectory until the loop zeroes it). Arguments (``pad``,
+    ``causal_shift``, ``keypoints_2d``) as :class:`VideoPose3DFamilyAdapter`.
+    """
     name = "poseformer"
     upstream = "zczcwh/PoseFormer"
     commit = "a908b29adca354b2e0acd36606229ca19b6a5e3c"

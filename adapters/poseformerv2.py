@@ -14,6 +14,13 @@ __all__ = ["PoseFormerV2Adapter"]
 
 @register("poseformerv2")
 class PoseFormerV2Adapter(VideoPose3DFamilyAdapter):
+    """Adapter for PoseFormerV2 (``QitaoZhao/PoseFormerV2``): a 2D window in, its centre out.
+
+    Input ``[B, F, 17, 2]`` screen-normalised 2D (F = 27, 81 or 243; H36M-17 order), output
+    ``[B, 1, 17, 3]`` camera-frame metres, root-relative, for the centre frame (the target's
+    slot 0 holds the trajectory until the loop zeroes it). Arguments (``pad``,
+    ``causal_shift``, ``keypoints_2d``) as :class:`VideoPose3DFamilyAdapter`.
+    """
     name = "poseformerv2"
     upstream = "QitaoZhao/PoseFormerV2"
     commit = "008036a66048e2dcb6fcf8d5b05a705ad1d2f392"

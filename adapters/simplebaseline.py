@@ -69,6 +69,14 @@ def _compact(
 class SimpleBaselineAdapter(Adapter):
     """Adapter for weigq's SimpleBaseline (flat, z-scored pixels in, z-scored mm out).
 
+    Unlike the other adapters it needs four statistics, because the upstream model works on
+    z-scored vectors and does not store their mean and std: ``get("simplebaseline", mean_3d=...,
+    std_3d=..., mean_2d=..., std_2d=...)``. Get them from upstream's ``stat_3d.pth.tar`` plus a
+    2D dict of the same form (:meth:`from_stats`), or fit them on canonical training pairs
+    (:meth:`fit`)::
+
+        adapter = SimpleBaselineAdapter.fit(x2d_train, y3d_train)  # (N,17,2), (N,17,3) metres
+
     Args:
         mean_3d, std_3d: 3D statistics, millimetres: 48 used dims, or 96 with ``dim_use_3d``.
         mean_2d, std_2d: 2D statistics, pixels: 32 used dims, or 64 with ``dim_use_2d``.

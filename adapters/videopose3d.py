@@ -15,6 +15,14 @@ __all__ = ["VideoPose3DAdapter"]
 
 @register("videopose3d")
 class VideoPose3DAdapter(VideoPose3DFamilyAdapter):
+    """Adapter for VideoPose3D (``facebookresearch/VideoPose3D``): temporal convolutions.
+
+    Input ``[B, F, J, 2]`` screen-normalised 2D (F = 2 * pad + 1; J = 17 in H36M-17 order, or
+    16 in MPII order for the Stacked-Hourglass file with ``keypoints_2d="mpii16"``), output
+    ``[B, 1, 17, 3]`` camera-frame metres, root-relative, for the frame ``pad + causal_shift``
+    (the target's slot 0 holds the trajectory until the loop zeroes it). Arguments (``pad``,
+    ``causal_shift``, ``keypoints_2d``) as :class:`VideoPose3DFamilyAdapter`.
+    """
     name = "videopose3d"
     upstream = "facebookresearch/VideoPose3D"
     commit = "1afb1ca0f1237776518469876342fc8669d3f6a9"

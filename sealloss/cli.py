@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .defaults import RECOMMENDED, recommended
+from .defaults import RECOMMENDED, SHIPPED_WEIGHTS_CARD, recommended
 from .errors import DataNotFoundError, SealLossError
 
 __all__ = ["main", "build_parser", "DemoConfig", "DemoResult", "run_demo", "CLIError"]
@@ -683,6 +683,18 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- info
+def _is_shipped(weights: str, sha256: str) -> bool:
+    """Whether ``weights`` is the shipped ``h36m17`` file (by name, or by its checksum)."""
+    from .hub import PRETRAINED, pretrained_path, read_metadata
+
+    if weights in PRETRAINED:
+        return True
+    try:
+        return sha256 == read_metadata(pretrained_path("h36m17"))["sha256"]
+    except (SealLossError, OSError, KeyError):
+        return False
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from .hub import list_pretrained, load_lossnet, read_metadata
     from .skeleton import get_skeleton, list_skeletons
@@ -694,6 +706,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print("registered loss-net weights:")
         for name, ok in list_pretrained().items():
             print(f"  {name:<20} {'installed' if ok else 'not installed'}")
+        print("  (trained on Human3.6M: research use only; 'sealloss info h36m17' tells more)")
+        print("recommended SEAL setting (the defaults of AlternatingWrapper, SealCallback, the "
+              "--seal* flags and the demo):")
+        print("  " + ", ".join(f"{k}={v!r}" for k, v in RECOMMENDED.items()))
         return EXIT_OK
     meta = read_metadata(args.weights)
     net = load_lossnet(args.weights)
@@ -712,6 +728,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         "config": cfg,
         "sha256": meta["sha256"],
     }
+    if _is_shipped(args.weights, meta["sha256"]):
+        info.update(SHIPPED_WEIGHTS_CARD)
     if args.json:
         print(json.dumps(info, indent=2))
         return EXIT_OK
@@ -876,7 +894,9 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser(
         "info", formatter_class=fmt, help="what a loss-net weights file contains",
         description="Prints a weights file's metadata (kind, skeleton, format version, "
-        "architecture, parameter count, checksum) after verifying it; without a file, lists "
+        "architecture, parameter count, checksum) after verifying it, and for the shipped "
+        "h36m17 weights how they were trained, on which data and under which terms; "
+        "without a file, lists "
         "skeleton presets and registered weights.")
     i.add_argument("weights", nargs="?", default=None, help=".safetensors file or name")
     i.add_argument("--json", action="store_true", help="print JSON")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["RECOMMENDED", "recommended"]
+__all__ = ["RECOMMENDED", "recommended", "SHIPPED_WEIGHTS_CARD"]
 
 #: The recommended, measured setting (read-only). Keys are AlternatingWrapper arguments.
 RECOMMENDED: MappingProxyType[str, Any] = MappingProxyType({
@@ -33,3 +33,27 @@ def recommended(**overrides: Any) -> dict[str, Any]:
     """A mutable copy of :data:`RECOMMENDED`, with ``overrides`` applied (unknown keys are
     kept: they are passed on to the wrapper, which checks them)."""
     return {**RECOMMENDED, **overrides}
+
+
+#: What ``sealloss info`` prints about the shipped weights (``"h36m17"``, file
+#: ``sealloss/weights/h36m17-graphormer.safetensors``); the numbers come from
+#: ``bench/results/pretrain_h36m17.json`` in the source repository.
+SHIPPED_WEIGHTS_CARD: MappingProxyType[str, str] = MappingProxyType({
+    "trained_on": (
+        "Human3.6M training subjects S1, S5, S6, S7, S8, all 4 cameras, every 2nd 10 Hz frame: "
+        "146,724 (GT-projected 2D, camera-frame 3D) pairs; no test subject (S9/S11), "
+        "HumanEva or 2D detection was used"
+    ),
+    "objective": (
+        "NCE ranking (temperature 0.1) of the ground truth against 8 synthetic negatives per "
+        "pose (joint noise, bone rotations, bone-length changes, limb swaps, depth flips, 10 % "
+        "hard negatives), energy regulariser 1e-3; Adam 1e-3 decayed to 5e-5, batch 64, "
+        "600 steps, seed 0, 22 min on 2 CPU threads"
+    ),
+    "command": "python bench/pretrain_h36m.py --data-root <folder> --steps 600",
+    "terms": (
+        "derived from Human3.6M, whose licence allows non-commercial academic research only: "
+        "use these weights for research only, and only if you may use Human3.6M yourself; for "
+        "anything else pretrain your own loss-net on data you may use (sealloss pretrain)"
+    ),
+})
