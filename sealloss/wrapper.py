@@ -26,6 +26,7 @@ Five-line use in a plain PyTorch loop::
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import warnings
@@ -36,7 +37,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .checks import _MM_THRESHOLD_M, check_finite
+from .checks import _MM_THRESHOLD_M, check_finite, guess_units
 from .diagnostics import alignment as _alignment
 from .diagnostics import energy_gap, force_ratio, margin_violations
 from .errors import PoseShapeError
@@ -80,6 +81,24 @@ class SealStats:
 class _LamState:
     value: float
     ema_ratio: float | None = None  # EMA of force per unit lambda
+
+
+def _check_number(name: str, value: Any, low: float, *, strict: bool = False,
+                  integer: bool = False, high: float = math.inf) -> None:
+    """Refuse an option that is not a finite number in ``[low, high]`` (``(low, high]`` when
+    ``strict``), naming it."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok and integer:
+        ok = float(value).is_integer()
+    if ok:
+        v = float(value)
+        ok = math.isfinite(v) and (v > low if strict else v >= low) and v <= high
+    if not ok:
+        kind = "an integer" if integer else "a finite number"
+        bound = f"> {low:g}" if strict else f">= {low:g}"
+        upper = f" and <= {high:g}" if math.isfinite(high) else ""
+        raise ValueError(f"AlternatingWrapper: {name} must be {kind} {bound}{upper}, got "
+                         f"{value!r}")
 
 
 def _flatten_poses(x: Tensor, dim: int, what: str) -> tuple[Tensor, tuple[int, ...]]:
@@ -219,10 +238,36 @@ class AlternatingWrapper:
             raise ValueError(
                 f"objective must be one of {OBJECTIVES} or a LossNetObjective, got {objective!r}"
             )
-        if not (0 < score_fraction <= 1):
-            raise ValueError(f"score_fraction must be in (0, 1], got {score_fraction}")
+        _check_number("score_fraction", score_fraction, 0.0, strict=True, high=1.0)
         if isinstance(lam, str) and lam != "auto":
             raise ValueError(f"lam must be a float, a callable or 'auto', got {lam!r}")
+        if not isinstance(lam, str) and not callable(lam):
+            _check_number("lam", lam, 0.0)
+        _check_number("k", k, 1, integer=True)
+        _check_number("update_every", update_every, 1, integer=True)
+        _check_number("force_every", force_every, 1, integer=True)
+        _check_number("log_every", log_every, 1, integer=True)
+        _check_number("num_negatives", num_negatives, 0, integer=True)
+        _check_number("lossnet_lr", lossnet_lr, 0.0, strict=True)
+        _check_number("target_force_ratio", target_force_ratio, 0.0)
+        _check_number("lam_init", lam_init, 0.0, strict=True)
+        _check_number("lam_ema", lam_ema, 0.0, high=0.999999)
+        if lossnet_batch is not None:
+            _check_number("lossnet_batch", lossnet_batch, 1, integer=True)
+        if frames_per_clip is not None:
+            _check_number("frames_per_clip", frames_per_clip, 1, integer=True)
+        if grad_clip is not None:
+            _check_number("grad_clip", grad_clip, 0.0, strict=True)
+        if (
+            not isinstance(lam_bounds, (tuple, list))
+            or len(lam_bounds) != 2
+            or not all(isinstance(b, (int, float)) and math.isfinite(b) for b in lam_bounds)
+            or not 0 < lam_bounds[0] <= lam_bounds[1]
+        ):
+            raise ValueError(
+                f"AlternatingWrapper: lam_bounds must be (low, high) with 0 < low <= high, "
+                f"finite; got {lam_bounds!r}"
+            )
         self.optimizer = optimizer
         self.mode = mode
         self.lossnet = self._resolve_lossnet(lossnet, mode, skeleton, device)
@@ -347,10 +392,11 @@ class AlternatingWrapper:
             with torch.no_grad():
                 med = float((y_gt - y_gt[:, r : r + 1]).float().norm(dim=-1).median())
             if med > _MM_THRESHOLD_M:
+                name, div = guess_units(med)
                 raise PoseShapeError(
                     f"y_gt (3D target): median joint distance from the root is {med:.1f}: the "
-                    "targets look like millimetres, but canonical poses are in metres (divide "
-                    "by 1000 or pass an adapter= that converts units)"
+                    f"targets look like {name}, but canonical poses are in metres (divide by "
+                    f"{div:g} or pass an adapter= that converts units)"
                 )
 
     def _to_net(self, t: Tensor) -> Tensor:
@@ -611,12 +657,23 @@ class AlternatingWrapper:
                 self.skipped_lossnet_steps += 1
         term = self._energy_surrogate(x, yh, yg, stats) if usable else None
         self._update_lambda(loss_sup, y_hat, term, stats)
+        lam = self.lam
+        if term is not None and not (math.isfinite(lam) and lam >= 0):
+            self.skipped_energy_steps += 1
+            warnings.warn(
+                f"sealloss: lambda is {lam!r} at step {self.steps} (a schedule returned a "
+                "non-finite or negative value); the energy term is skipped for this batch "
+                f"({self.skipped_energy_steps} skipped so far)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            term = None
         if term is None:
             needs_grad = loss_sup.requires_grad or y_hat.requires_grad
             out = loss_sup.new_zeros(()).requires_grad_(needs_grad)
         else:
-            out = self.lam * term
-        stats.lam = self.lam
+            out = lam * term
+        stats.lam = lam
         stats.skipped_energy_steps = self.skipped_energy_steps
         stats.skipped_lossnet_steps = self.skipped_lossnet_steps
         self.last_stats = stats
@@ -657,23 +714,71 @@ class AlternatingWrapper:
             "lam_ema_ratio": self._lam.ema_ratio,
             "generator": self.generator.get_state(),
             "mode": self.mode,
+            "lam_mode": self.lam_mode,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict`: all of it or nothing.
+
+        Refuses (``ValueError``, the wrapper unchanged) a state of another mode, of another
+        lambda kind (an ``"auto"`` state into a fixed-lambda wrapper would replace the user's
+        lambda), of a loss-net with another config (same tensor shapes are not enough), or with
+        missing entries; if loading fails half way, everything loaded so far is rolled back.
+        """
+        required = ("lossnet", "steps", "lossnet_updates", "skipped_energy_steps",
+                    "skipped_lossnet_steps", "lam_value", "lam_ema_ratio", "generator")
+        missing = [k for k in required if k not in state]
+        if missing:
+            raise ValueError(f"wrapper state is missing {missing}: not a wrapper state_dict?")
         if state.get("mode", self.mode) != self.mode:
             raise ValueError(
                 f"state was saved in mode {state['mode']!r}, this wrapper is {self.mode!r}"
             )
-        self.lossnet.load_state_dict(state["lossnet"], strict=True)
-        if self.lossnet_optimizer is not None and state.get("lossnet_optimizer") is not None:
-            self.lossnet_optimizer.load_state_dict(state["lossnet_optimizer"])
-        self.steps = int(state["steps"])
-        self.lossnet_updates = int(state["lossnet_updates"])
-        self.skipped_energy_steps = int(state["skipped_energy_steps"])
-        self.skipped_lossnet_steps = int(state["skipped_lossnet_steps"])
-        self._lam.value = float(state["lam_value"])
-        self._lam.ema_ratio = state["lam_ema_ratio"]
-        self.generator.set_state(state["generator"])
+        if state.get("lam_mode", self.lam_mode) != self.lam_mode:
+            raise ValueError(
+                f"state was saved with lam mode {state['lam_mode']!r}, this wrapper's lam is "
+                f"{self.lam_mode!r}: build the wrapper with the same kind of lam (a float, a "
+                "schedule or 'auto') to resume"
+            )
+        cfg = state.get("lossnet_config")
+        if cfg is not None and _jsonable(cfg) != _jsonable(self.lossnet.config):
+            raise ValueError(
+                "state holds a loss-net of another config than this wrapper's "
+                f"(saved {_jsonable(cfg)}, here {_jsonable(self.lossnet.config)})"
+            )
+        net_before = {k: v.detach().clone() for k, v in self.lossnet.state_dict().items()}
+        opt_before = (
+            copy.deepcopy(self.lossnet_optimizer.state_dict()) if self.lossnet_optimizer else None
+        )
+        gen_before = self.generator.get_state()
+        try:
+            counters = {k: int(state[k]) for k in required[1:5]}
+            lam_value = float(state["lam_value"])
+            ema = state["lam_ema_ratio"]
+            ema = None if ema is None else float(ema)
+            self.lossnet.load_state_dict(state["lossnet"], strict=True)
+            if self.lossnet_optimizer is not None and state.get("lossnet_optimizer") is not None:
+                self.lossnet_optimizer.load_state_dict(state["lossnet_optimizer"])
+            self.generator.set_state(state["generator"])
+        except Exception:
+            self.lossnet.load_state_dict(net_before)
+            if self.lossnet_optimizer is not None and opt_before is not None:
+                self.lossnet_optimizer.load_state_dict(opt_before)
+            self.generator.set_state(gen_before)
+            raise
+        self.steps = counters["steps"]
+        self.lossnet_updates = counters["lossnet_updates"]
+        self.skipped_energy_steps = counters["skipped_energy_steps"]
+        self.skipped_lossnet_steps = counters["skipped_lossnet_steps"]
+        self._lam.value = lam_value
+        self._lam.ema_ratio = ema
+
+
+def _jsonable(cfg: Any) -> Any:
+    """A config compared by value (tuples and lists alike, as after a JSON round trip)."""
+    import json
+
+    return json.loads(json.dumps(cfg, sort_keys=True, default=str))
 
 
 def _fmt(d: dict[str, float]) -> str:

@@ -426,7 +426,7 @@ def test_from_args_builds_a_wrapper_and_the_sidecar_round_trips(tmp_path):
     ckpt = str(tmp_path / "epoch_1.bin")
     assert save_sidecar(seal, ckpt) == sidecar_path(ckpt)
     args2 = p.parse_args(["--seal", "--seal-lossnet", sidecar_path(ckpt), "--seal-mode", "dynamic",
-                          "--seal-resume", state_path(ckpt)])
+                          "--seal-lambda", "0.01", "--seal-resume", state_path(ckpt)])
     seal2 = from_args(args2, None, "mixste")
     assert seal2.steps == seal.steps == 1
     for a, b in zip(seal.lossnet.state_dict().values(), seal2.lossnet.state_dict().values()):
