@@ -17,7 +17,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["RECOMMENDED", "recommended", "SHIPPED_WEIGHTS_CARD"]
+__all__ = ["RECOMMENDED", "recommended", "SHIPPED_WEIGHTS_CARD", "REFINE"]
 
 #: The recommended, measured setting (read-only). Keys are AlternatingWrapper arguments.
 RECOMMENDED: MappingProxyType[str, Any] = MappingProxyType({
@@ -56,4 +56,15 @@ SHIPPED_WEIGHTS_CARD: MappingProxyType[str, str] = MappingProxyType({
         "use these weights for research only, and only if you may use Human3.6M yourself; for "
         "anything else pretrain your own loss-net on data you may use (sealloss pretrain)"
     ),
+})
+
+
+#: Defaults of test-time refinement (:func:`sealloss.refine.refine`, ``sealloss refine``):
+#: the weights and the descent setting chosen on Human3.6M S8 by ``bench/lossnet_landscape.py``
+#: (see the README's landscape section).
+REFINE: MappingProxyType[str, Any] = MappingProxyType({
+    "weights": "h36m17",
+    "steps": 5,
+    "lr": 2e-3,
+    "pull": 0.0,
 })

@@ -119,3 +119,51 @@ def test_sequence_median_bones_is_constant_within_a_sequence():
         torch.testing.assert_close(sel[0], want, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="groups"):
         sequence_median_bones(y, groups[:3], SK)
+
+
+def _npz(tmp_path, scale=1.0):
+    import numpy as np
+
+    x, y = _poses(12)
+    p = tmp_path / "preds.npz"
+    np.savez(p, x2d=x.numpy(), pred=(y * scale).numpy())
+    return p, y
+
+
+def test_cli_refine_writes_refined_poses_in_the_input_units(tmp_path, capsys):
+    import numpy as np
+
+    from sealloss.cli import main
+
+    p, y = _npz(tmp_path, 1000.0)
+    out = tmp_path / "out" / "refined.npz"
+    rc = main(["refine", str(p), "--out", str(out), "--units", "mm", "--steps", "2",
+               "--no-progress"])
+    assert rc == 0
+    z = np.load(out)
+    assert z["refined"].shape == (12, 17, 3) and z["energy_after"].shape == (12,)
+    np.testing.assert_allclose(z["refined"][:, 0], y[:, 0].numpy() * 1000, rtol=1e-5)
+    assert np.abs(z["refined"] - y.numpy() * 1000).max() < 2 * 2e-3 * 1000 + 0.05  # Adam: <= lr/step
+    assert "ms per 1,000 poses" in capsys.readouterr().out
+
+
+def test_cli_refine_refuses_wrong_units_and_unwritable_output(tmp_path, capsys):
+    from sealloss.cli import main
+
+    p, _ = _npz(tmp_path, 1000.0)
+    assert main(["refine", str(p), "--out", str(tmp_path / "r.npz"), "--no-progress"]) == 2
+    assert "--units mm" in capsys.readouterr().err
+    assert main(["refine", str(p), "--out", str(tmp_path / "r.txt"), "--units", "mm"]) == 2
+    assert ".npz" in capsys.readouterr().err
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o500)
+    try:
+        import os
+
+        if os.access(tmp_path / "ro", os.W_OK):  # root ignores permissions
+            pytest.skip("running as a user who can write anywhere")
+        assert main(["refine", str(p), "--out", str(tmp_path / "ro" / "r.npz"),
+                     "--units", "mm"]) == 2
+        assert "cannot be written" in capsys.readouterr().err
+    finally:
+        (tmp_path / "ro").chmod(0o700)
