@@ -81,6 +81,7 @@ class SealStats:
 class _LamState:
     value: float
     ema_ratio: float | None = None  # EMA of force per unit lambda
+    sup_norm: float | None = None  # EMA of ||dL_sup/dy_hat|| (labeled calls; unlabeled auto)
 
 
 def _check_number(name: str, value: Any, low: float, *, strict: bool = False,
@@ -189,6 +190,11 @@ class AlternatingWrapper:
         lam_ema: EMA factor of the auto-lambda force measurement.
         lam_bounds: clamp of the auto lambda.
         force_every: measure the force ratio every this many calls (auto lambda and logs).
+        lam_unlabeled: weight of the energy on unlabeled batches (:meth:`unlabeled`): a float,
+            a callable ``unlabeled_step -> float`` or ``"auto"``: keeps
+            ``||lam_u dE/dy_u|| / ||dL_sup/dy_hat||`` at ``unlabeled_force_ratio``, against the
+            supervised pull measured on the labeled calls (an EMA; use batches of equal size).
+        unlabeled_force_ratio: force ratio kept by ``lam_unlabeled="auto"``.
         grad_clip: max-norm clipping of the loss-net gradients (``None`` = off).
         seed: seeds the wrapper's own generator (negatives, subsets): deterministic runs.
         log_every: log diagnostics every this many calls (``logging`` INFO).
@@ -227,6 +233,8 @@ class AlternatingWrapper:
         lam_ema: float = 0.9,
         lam_bounds: tuple[float, float] = (1e-8, 1e3),
         force_every: int = 1,
+        lam_unlabeled: float | str | Callable[[int], float] = "auto",
+        unlabeled_force_ratio: float = 0.3,
         grad_clip: float | None = 1.0,
         seed: int = 0,
         log_every: int = 100,
@@ -239,10 +247,12 @@ class AlternatingWrapper:
                 f"objective must be one of {OBJECTIVES} or a LossNetObjective, got {objective!r}"
             )
         _check_number("score_fraction", score_fraction, 0.0, strict=True, high=1.0)
-        if isinstance(lam, str) and lam != "auto":
-            raise ValueError(f"lam must be a float, a callable or 'auto', got {lam!r}")
-        if not isinstance(lam, str) and not callable(lam):
-            _check_number("lam", lam, 0.0)
+        for name, value in (("lam", lam), ("lam_unlabeled", lam_unlabeled)):
+            if isinstance(value, str) and value != "auto":
+                raise ValueError(f"{name} must be a float, a callable or 'auto', got {value!r}")
+            if not isinstance(value, str) and not callable(value):
+                _check_number(name, value, 0.0)
+        _check_number("unlabeled_force_ratio", unlabeled_force_ratio, 0.0)
         _check_number("k", k, 1, integer=True)
         _check_number("update_every", update_every, 1, integer=True)
         _check_number("force_every", force_every, 1, integer=True)
@@ -292,6 +302,20 @@ class AlternatingWrapper:
         self._lam = _LamState(float(lam_init) if lam == "auto" else float("nan"))
         if self.lam_mode == "fixed":
             self._lam.value = float(lam)  # type: ignore[arg-type]
+        self.lam_u_mode = (
+            "auto" if lam_unlabeled == "auto" else ("schedule" if callable(lam_unlabeled)
+                                                    else "fixed")
+        )
+        self._lam_u_fn = lam_unlabeled if callable(lam_unlabeled) else None
+        self._lam_u = _LamState(
+            float(lam_init) if self.lam_u_mode == "auto" else float("nan")
+        )
+        if self.lam_u_mode == "fixed":
+            self._lam_u.value = float(lam_unlabeled)  # type: ignore[arg-type]
+        self.unlabeled_force_ratio = float(unlabeled_force_ratio)
+        self.unlabeled_steps = 0
+        self.skipped_unlabeled_steps = 0
+        self.last_unlabeled_stats = SealStats()
         self.target_force_ratio = float(target_force_ratio)
         self.lam_ema = float(lam_ema)
         self.lam_bounds = lam_bounds
@@ -343,40 +367,53 @@ class AlternatingWrapper:
             return float(self._lam_fn(self.steps))  # type: ignore[misc]
         return self._lam.value
 
+    @property
+    def lam_unlabeled(self) -> float:
+        """The unlabeled-batch lambda used at the current unlabeled step."""
+        if self.lam_u_mode == "schedule":
+            return float(self._lam_u_fn(self.unlabeled_steps))  # type: ignore[misc]
+        return self._lam_u.value
+
     # ------------------------------------------------------------------ conversion
     def _canonical(
-        self, x2d: Tensor, y_hat: Tensor, y_gt: Tensor, subsample: bool = True
-    ) -> tuple[Tensor, Tensor, Tensor]:
+        self, x2d: Tensor, y_hat: Tensor, y_gt: Tensor | None, subsample: bool = True
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Upstream tensors -> flattened canonical ``(N, J, 2)``, ``(N, J, 3)`` and the target
+        (``None`` for unlabeled batches)."""
         a = self.adapter
         if a is not None and hasattr(a, "convert"):
             # one call, so adapters whose scale depends on the target (MotionBERT) stay consistent
             c = a.convert(x2d, y_hat, y_gt)
             x2d, y_hat, y_gt = c.x2d, c.pred, c.target
         elif a is not None:
-            x2d, y_hat, y_gt = a.inputs_2d(x2d), a.pred_3d(y_hat), a.target_3d(y_gt)
+            x2d, y_hat = a.inputs_2d(x2d), a.pred_3d(y_hat)
+            y_gt = a.target_3d(y_gt) if y_gt is not None else None
         if x2d.dim() and y_hat.dim() and x2d.shape[-1] == 3 and y_hat.shape[-1] == 2:
             raise PoseShapeError(
                 f"2D input {tuple(x2d.shape)} has 3 coordinates and prediction "
                 f"{tuple(y_hat.shape)} has 2: the arguments look swapped; the call is "
                 "seal(loss_sup, x2d, y_hat, y_gt)"
             )
-        if x2d.shape[:-1] != y_hat.shape[:-1] or y_gt.shape != y_hat.shape:
+        if x2d.shape[:-1] != y_hat.shape[:-1] or (y_gt is not None and y_gt.shape != y_hat.shape):
             raise PoseShapeError(
                 f"2D input {tuple(x2d.shape)}, prediction {tuple(y_hat.shape)} and target "
-                f"{tuple(y_gt.shape)} must share (B, [T,] J) after conversion"
+                f"{None if y_gt is None else tuple(y_gt.shape)} must share (B, [T,] J) after "
+                "conversion"
             )
         fpc = self.frames_per_clip if subsample else None
         if y_hat.dim() == 4 and fpc and fpc < y_hat.shape[1]:
             t = y_hat.shape[1]
             idx = torch.randperm(t, generator=self.generator)[:fpc]
             idx = idx.to(y_hat.device)
-            x2d, y_hat, y_gt = (v.index_select(1, idx) for v in (x2d, y_hat, y_gt))
+            x2d, y_hat = x2d.index_select(1, idx), y_hat.index_select(1, idx)
+            y_gt = y_gt.index_select(1, idx) if y_gt is not None else None
         x2d, _ = _flatten_poses(x2d, 2, "2D input")
         y_hat, _ = _flatten_poses(y_hat, 3, "prediction")
-        y_gt, _ = _flatten_poses(y_gt, 3, "target")
+        if y_gt is not None:
+            y_gt, _ = _flatten_poses(y_gt, 3, "target")
         return x2d, y_hat, y_gt
 
-    def _check_batch(self, x: Tensor, y_gt: Tensor) -> None:
+    def _check_batch(self, x: Tensor, y_gt: Tensor | None) -> None:
         """Data errors that must stop the run with a clear message (flattened canonical
         ``x (N, J, 2)``, ``y_gt (N, J, 3)``): wrong joint count, NaN/Inf, millimetre targets."""
         j = self.skeleton.num_joints
@@ -386,6 +423,8 @@ class AlternatingWrapper:
                 f"{j}: pass an adapter= (joint map) or a loss-net made for this skeleton"
             )
         check_finite(x, "x2d (2D input)")
+        if y_gt is None:
+            return
         check_finite(y_gt, "y_gt (3D target)")
         if y_gt.shape[0]:
             r = self.skeleton.root
@@ -509,7 +548,7 @@ class AlternatingWrapper:
 
     # ------------------------------------------------------------------ pose-net term
     def _energy_surrogate(
-        self, x: Tensor, y_hat: Tensor, y_gt: Tensor, stats: SealStats
+        self, x: Tensor, y_hat: Tensor, y_gt: Tensor | None, stats: SealStats
     ) -> Tensor | None:
         """Value ``mean E(x, y_hat)``; gradient w.r.t. ``y_hat`` that of the mean energy.
 
@@ -519,7 +558,8 @@ class AlternatingWrapper:
         if self.score_fraction < 1.0 and n > 1:
             m = max(1, int(math.ceil(self.score_fraction * n)))
             sel = torch.randperm(n, generator=self.generator)[:m].to(y_hat.device)
-            x, y_hat, y_gt = x[sel], y_hat[sel], y_gt[sel]
+            x, y_hat = x[sel], y_hat[sel]
+            y_gt = y_gt[sel] if y_gt is not None else None
         net = self.lossnet
         was_training = net.training
         net.eval()
@@ -540,7 +580,7 @@ class AlternatingWrapper:
             return None
         g = g.to(device=y_hat.device, dtype=y_hat.dtype)
         stats.energy_pred = float(e.detach().mean())
-        with torch.no_grad():
+        if y_gt is not None:
             r = self.skeleton.root
             yh_rel = y_hat.detach() - y_hat.detach()[:, r : r + 1]
             yg_rel = y_gt.detach() - y_gt.detach()[:, r : r + 1]
@@ -549,18 +589,37 @@ class AlternatingWrapper:
         return e_mean + (g * (y_hat - y_hat.detach())).sum()
 
     @staticmethod
-    def _force_per_unit(loss_sup: Tensor, y_hat_up: Tensor, term: Tensor | None) -> float | None:
-        """``||d term / d y_hat|| / ||d L_sup / d y_hat||`` on this rank (None: not measurable)."""
-        if term is None or not (loss_sup.requires_grad and y_hat_up.requires_grad):
+    def _grad_norms(
+        loss_sup: Tensor | None, y_hat_up: Tensor, term: Tensor | None
+    ) -> tuple[float | None, float | None]:
+        """``(||d L_sup / d y_hat||, ||d term / d y_hat||)`` on this rank (None: not
+        measurable or not finite/positive)."""
+
+        def norm(t: Tensor | None) -> float | None:
+            if t is None or not (t.requires_grad and y_hat_up.requires_grad):
+                return None
+            (g,) = torch.autograd.grad(t, y_hat_up, retain_graph=True, allow_unused=True)
+            if g is None:
+                return None
+            v = float(g.detach().double().norm())
+            return v if math.isfinite(v) and v > 0 else None
+
+        return norm(loss_sup), norm(term)
+
+    def _force_per_unit(
+        self, loss_sup: Tensor, y_hat_up: Tensor, term: Tensor | None
+    ) -> float | None:
+        """``||d term / d y_hat|| / ||d L_sup / d y_hat||`` on this rank (None: not measurable);
+        also keeps the EMA of the supervised pull that the unlabeled auto-lambda uses."""
+        n_sup, n_e = self._grad_norms(loss_sup, y_hat_up, term)
+        if n_sup is not None:
+            ema = self._lam_u.sup_norm
+            self._lam_u.sup_norm = (
+                n_sup if ema is None else self.lam_ema * ema + (1 - self.lam_ema) * n_sup
+            )
+        if n_sup is None or n_e is None:
             return None
-        (g_sup,) = torch.autograd.grad(loss_sup, y_hat_up, retain_graph=True, allow_unused=True)
-        (g_e,) = torch.autograd.grad(term, y_hat_up, retain_graph=True, allow_unused=True)
-        if g_sup is None or g_e is None:
-            return None
-        per_unit = float(force_ratio(g_e, g_sup, 1.0))
-        if not math.isfinite(per_unit) or per_unit == 0:
-            return None
-        return per_unit
+        return float(force_ratio(torch.tensor(n_e), torch.tensor(n_sup), 1.0))
 
     def _update_lambda(
         self, loss_sup: Tensor, y_hat_up: Tensor, term: Tensor | None, stats: SealStats
@@ -570,7 +629,11 @@ class AlternatingWrapper:
         Distributed: the per-unit force is averaged over the ranks (every rank reaches this call
         at the same steps), so all ranks keep the same lambda.
         """
-        need = self.lam_mode == "auto" or self.steps % self.log_every == 0
+        need = (
+            self.lam_mode == "auto"
+            or self.lam_u_mode == "auto"
+            or self.steps % self.log_every == 0
+        )
         if not need or self.steps % self.force_every != 0:
             return
         per_unit = self._force_per_unit(loss_sup, y_hat_up, term)
@@ -592,13 +655,18 @@ class AlternatingWrapper:
         (validation): no loss-net update, no lambda update, no counter or RNG change."""
         x, yh, yg = self._canonical(x2d, y_hat, y_gt, subsample=False)
         self._check_batch(x, yg)
-        zero = loss_sup.new_zeros(())
+        return self._score_only(x, yh, self.lam, loss_sup)
+
+    def _score_only(self, x: Tensor, yh: Tensor, lam: float, like: Tensor) -> Tensor:
+        """``lam * mean E(x, yh)`` without any state change, in ``like``'s dtype/device; 0 (and
+        a warning) for an empty batch or a non-finite prediction, energy or lambda."""
+        zero = like.new_zeros(())
         if yh.shape[0] == 0:
             return zero
         net = self.lossnet
         was_training = net.training
         net.eval()
-        ok = bool(torch.isfinite(yh).all())
+        ok = bool(torch.isfinite(yh).all()) and math.isfinite(lam)
         if ok:
             with torch.autocast(device_type=yh.device.type, enabled=False):
                 e = net.energy(self._to_net(x), self._to_net(yh)).float()
@@ -606,13 +674,13 @@ class AlternatingWrapper:
         net.train(was_training)
         if not ok:
             warnings.warn(
-                "sealloss: non-finite prediction or energy in an evaluation call (no_grad); "
-                "the energy term is reported as 0",
+                "sealloss: non-finite prediction, energy or lambda in an evaluation call "
+                "(no_grad); the energy term is reported as 0",
                 RuntimeWarning,
                 stacklevel=3,
             )
             return zero
-        return (self.lam * e.mean()).to(device=loss_sup.device, dtype=loss_sup.dtype)
+        return (lam * e.mean()).to(device=like.device, dtype=like.dtype)
 
     # ------------------------------------------------------------------ public API
     def energy_term(self, loss_sup: Tensor, x2d: Tensor, y_hat: Tensor, y_gt: Tensor) -> Tensor:
@@ -682,9 +750,83 @@ class AlternatingWrapper:
         self.steps += 1
         return out.to(loss_sup.dtype) if out.dtype != loss_sup.dtype else out
 
-    def __call__(self, loss_sup: Tensor, x2d: Tensor, y_hat: Tensor, y_gt: Tensor) -> Tensor:
-        """``loss_sup + lam * mean E(x2d, y_hat)`` after the loss-net update(s) of this batch."""
+    def __call__(
+        self, loss_sup: Tensor, x2d: Tensor, y_hat: Tensor, y_gt: Tensor | None
+    ) -> Tensor:
+        """``loss_sup + lam * mean E(x2d, y_hat)`` after the loss-net update(s) of this batch;
+        with ``y_gt=None``, ``loss_sup + ``:meth:`unlabeled` ``(x2d, y_hat)``."""
+        if y_gt is None:
+            return loss_sup + self.unlabeled(x2d, y_hat).to(loss_sup.dtype)
         return loss_sup + self.energy_term(loss_sup, x2d, y_hat, y_gt)
+
+    def unlabeled(self, x2d: Tensor, y_hat: Tensor) -> Tensor:
+        """``lam_unlabeled * mean E(x2d, y_hat)`` for a batch **without 3D labels**.
+
+        Add it to the loss of the same step (e.g. ``loss = seal(loss_sup, x, y_hat, y) +
+        seal.unlabeled(x_u, y_hat_u)``). It never reads or needs 3D ground truth, never updates
+        the loss-net (in dynamic mode the loss-net trains on labeled batches only) and sends no
+        gradient into its parameters. The same input checks as the labeled call; a non-finite
+        prediction or lambda skips the term with a ``RuntimeWarning`` (counted in
+        ``skipped_unlabeled_steps``). Under ``torch.no_grad()`` it only scores. Statistics of the
+        last call: :attr:`unlabeled_stats`.
+
+        Args:
+            x2d: ``(B, [T,] J, 2)`` 2D inputs (or the adapter's upstream layout).
+            y_hat: ``(B, [T,] J, 3)`` predictions, metres (or the adapter's layout).
+
+        Returns:
+            0-dim tensor (a zero that accepts ``.backward()`` when skipped).
+        """
+        x, yh, _ = self._canonical(x2d, y_hat, None, subsample=torch.is_grad_enabled())
+        self._check_batch(x, None)
+        if not torch.is_grad_enabled():
+            return self._score_only(x, yh, self.lam_unlabeled, y_hat)
+        stats = SealStats(step=self.unlabeled_steps)
+        self._sync_ranks_once()
+        n = yh.shape[0]
+        usable = n > 0 and bool(torch.isfinite(yh.detach()).all())
+        term = self._energy_surrogate(x, yh, None, stats) if usable else None
+        if term is not None and self.unlabeled_steps % self.force_every == 0:
+            _, n_e = self._grad_norms(None, y_hat, term)
+            sup = self._lam_u.sup_norm
+            per_unit = n_e / sup if (n_e is not None and sup) else None
+            if per_unit is not None:
+                stats.force_ratio = self.lam_unlabeled * per_unit
+            if self.lam_u_mode == "auto":
+                per_unit = _mean_over_ranks(per_unit, self.lossnet.device)
+                if per_unit is not None:
+                    ema = self._lam_u.ema_ratio
+                    ema = per_unit if ema is None else (
+                        self.lam_ema * ema + (1 - self.lam_ema) * per_unit
+                    )
+                    self._lam_u.ema_ratio = ema
+                    lo, hi = self.lam_bounds
+                    self._lam_u.value = min(hi, max(lo, self.unlabeled_force_ratio / ema))
+        lam = self.lam_unlabeled
+        if n > 0 and (term is None or not (math.isfinite(lam) and lam >= 0)):
+            self.skipped_unlabeled_steps += 1
+            what = "prediction or energy" if term is None else f"lambda ({lam!r})"
+            warnings.warn(
+                f"sealloss: non-finite {what} in unlabeled call {self.unlabeled_steps}; the "
+                f"term is skipped ({self.skipped_unlabeled_steps} skipped so far)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            term = None
+        if term is None:
+            out = y_hat.new_zeros(()).float().requires_grad_(y_hat.requires_grad)
+        else:
+            out = lam * term
+        stats.lam = lam
+        stats.skipped_energy_steps = self.skipped_unlabeled_steps
+        self.last_unlabeled_stats = stats
+        self.unlabeled_steps += 1
+        return out
+
+    @property
+    def unlabeled_stats(self) -> dict[str, float]:
+        """Diagnostics of the last :meth:`unlabeled` call (no alignment: it needs labels)."""
+        return self.last_unlabeled_stats.as_dict()
 
     def step(self, *args: Any, **kwargs: Any) -> Any:
         """The wrapped pose-net optimizer's ``step``."""
@@ -715,6 +857,14 @@ class AlternatingWrapper:
             "generator": self.generator.get_state(),
             "mode": self.mode,
             "lam_mode": self.lam_mode,
+            "lam_sup_norm": self._lam_u.sup_norm,
+            "unlabeled": {
+                "lam_mode": self.lam_u_mode,
+                "lam_value": self._lam_u.value,
+                "lam_ema_ratio": self._lam_u.ema_ratio,
+                "steps": self.unlabeled_steps,
+                "skipped": self.skipped_unlabeled_steps,
+            },
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -733,6 +883,12 @@ class AlternatingWrapper:
         if state.get("mode", self.mode) != self.mode:
             raise ValueError(
                 f"state was saved in mode {state['mode']!r}, this wrapper is {self.mode!r}"
+            )
+        unl = state.get("unlabeled")
+        if unl is not None and unl.get("lam_mode", self.lam_u_mode) != self.lam_u_mode:
+            raise ValueError(
+                f"state was saved with lam_unlabeled mode {unl['lam_mode']!r}, this wrapper's "
+                f"is {self.lam_u_mode!r}: build it with the same kind of lam_unlabeled to resume"
             )
         if state.get("lam_mode", self.lam_mode) != self.lam_mode:
             raise ValueError(
@@ -756,6 +912,13 @@ class AlternatingWrapper:
             lam_value = float(state["lam_value"])
             ema = state["lam_ema_ratio"]
             ema = None if ema is None else float(ema)
+            sup = state.get("lam_sup_norm")
+            sup = None if sup is None else float(sup)
+            u = None
+            if unl is not None:
+                u = (float(unl["lam_value"]),
+                     None if unl["lam_ema_ratio"] is None else float(unl["lam_ema_ratio"]),
+                     int(unl["steps"]), int(unl["skipped"]))
             self.lossnet.load_state_dict(state["lossnet"], strict=True)
             if self.lossnet_optimizer is not None and state.get("lossnet_optimizer") is not None:
                 self.lossnet_optimizer.load_state_dict(state["lossnet_optimizer"])
@@ -772,6 +935,10 @@ class AlternatingWrapper:
         self.skipped_lossnet_steps = counters["skipped_lossnet_steps"]
         self._lam.value = lam_value
         self._lam.ema_ratio = ema
+        self._lam_u.sup_norm = sup
+        if u is not None:
+            self._lam_u.value, self._lam_u.ema_ratio = u[0], u[1]
+            self.unlabeled_steps, self.skipped_unlabeled_steps = u[2], u[3]
 
 
 def _jsonable(cfg: Any) -> Any:
