@@ -901,6 +901,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("weights", nargs="?", default=None, help=".safetensors file or name")
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(func=_cmd_info)
+
+    from .commands import refine as _refine_cmd
+
+    _refine_cmd.add_parser(sub, fmt)
     return p
 
 
