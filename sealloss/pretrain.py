@@ -88,10 +88,23 @@ def pretrain_lossnet(
     cfg: PretrainConfig,
     net: LossNet | None = None,
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
+    predictions: Tensor | None = None,
 ) -> tuple[LossNet, list[dict[str, float]]]:
-    """Train a loss-net to rank canonical ground truth ``y3d (N, J, 3)`` (with its 2D ``x2d``)
-    below synthetic negatives. Returns the net (eval mode) and a loss history."""
+    """Train a loss-net on canonical ground truth ``y3d (N, J, 3)`` (with its 2D ``x2d``)
+    against synthetic negatives, by ``cfg.objective``. Returns the net (eval mode) and a loss
+    history.
+
+    ``predictions`` (optional, ``(N, J, 3)``, row-aligned with ``y3d``): a pose-net's
+    predictions of these pairs made **out of fold** (by a model that did not train on them), so
+    their errors look like test errors. Each batch then uses them as its first negative: ranked
+    below the truth and, with a gradient term, taught to have ``-dE/dy`` point at the truth.
+    """
     sk = get_skeleton(cfg.skeleton)
+    if predictions is not None and predictions.shape != y3d.shape:
+        raise ValueError(
+            f"predictions {tuple(predictions.shape)} must be row-aligned with y3d "
+            f"{tuple(y3d.shape)}"
+        )
     torch.manual_seed(cfg.seed)
     if net is None:
         net = build_lossnet({"kind": cfg.kind, "skeleton": sk.name, **cfg.model})
@@ -110,6 +123,9 @@ def pretrain_lossnet(
         idx = torch.randint(0, n, (cfg.batch_size,), generator=gen)
         x, y = x2d[idx], y3d[idx]
         y = y - y[:, sk.root : sk.root + 1]
+        pred_neg = None
+        if predictions is not None:
+            pred_neg = predictions[idx] - predictions[idx][:, sk.root : sk.root + 1]
         if cfg.num_negatives > 0:
             neg = sampler(y, cfg.num_negatives, gen).poses
         else:
@@ -127,6 +143,8 @@ def pretrain_lossnet(
             hard = HardNegatives(sampler, steps=cfg.hard_steps, step_size=0.005, min_dist_m=0.01)
             neg = hard(y, cfg.num_negatives, gen, energy_fn=energy_fn).poses
             net.train()
+        if pred_neg is not None:
+            neg = torch.cat([pred_neg.unsqueeze(1), neg], 1)
         out = lossnet_loss(net, x, y, neg, objective, gen)
         loss, e_pos, e_neg = out.loss, out.e_pos, out.e_neg
         opt.zero_grad(set_to_none=True)
@@ -266,12 +284,15 @@ def run_h36m_pretraining(
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
     train_subjects: Sequence[str] | None = None,
     test_subjects: Sequence[str] | None = None,
+    train_predictions: Any = None,
 ) -> dict[str, Any]:
     """Pretrain on Human3.6M training subjects (GT-projected 2D, all cameras), report ranking
     on S9/S11 and optionally save the weights (safetensors). Returns a JSON-able report.
 
     ``train_subjects`` / ``test_subjects`` default to S1/S5/S6/S7/S8 and S9/S11; a validation
-    loss-net for choosing settings on S8 uses S1/S5/S6/S7 and S8.
+    loss-net for choosing settings on S8 uses S1/S5/S6/S7 and S8. ``train_predictions``:
+    out-of-fold predictions row-aligned with ``h36m_pairs(train_subjects, every=train_every)``
+    (see :func:`pretrain_lossnet`).
     """
     from .data import TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_pairs, load_h36m
     from .hub import save_lossnet
@@ -286,8 +307,12 @@ def run_h36m_pretraining(
     tr = h36m_pairs(train_subjects, dataset=ds, every=train_every)
     te = h36m_pairs(test_subjects, dataset=ds, every=test_every)
     t0 = time.perf_counter()
+    preds = None
+    if train_predictions is not None:
+        preds = torch.as_tensor(train_predictions, dtype=torch.float32)
     net, history = pretrain_lossnet(
-        torch.from_numpy(tr["x2d"]), torch.from_numpy(tr["y3d"]), cfg, progress=progress
+        torch.from_numpy(tr["x2d"]), torch.from_numpy(tr["y3d"]), cfg, progress=progress,
+        predictions=preds,
     )
     train_s = time.perf_counter() - t0
     report = ranking_report(net, torch.from_numpy(te["x2d"]), torch.from_numpy(te["y3d"]))

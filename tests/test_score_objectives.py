@@ -260,3 +260,16 @@ def test_pretraining_with_dsm_runs_and_logs_its_terms():
                          objective="dsm", num_negatives=0)
     net, hist = pretrain_lossnet(x, y, cfg)
     assert "dsm" in hist[-1] and "ranking" not in hist[-1]
+
+
+def test_pretraining_uses_out_of_fold_predictions_as_the_first_negative():
+    from sealloss.pretrain import PretrainConfig, pretrain_lossnet
+
+    x, y, _ = _batch(n=32, dtype=torch.float32)
+    preds = y + 0.05
+    cfg = PretrainConfig(model={"width": 16, "heads": 2, "layers": 1}, steps=2, batch_size=8,
+                         objective="dsm", grad_weight=1.0, num_negatives=0)
+    net, hist = pretrain_lossnet(x, y, cfg, predictions=preds)
+    assert "grad" in hist[-1]  # the gradient term ran on the prediction negative
+    with pytest.raises(ValueError, match="row-aligned"):
+        pretrain_lossnet(x, y, cfg, predictions=preds[:5])
