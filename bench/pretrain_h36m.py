@@ -82,6 +82,9 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=None,
                     help="safety stop; the learning-rate schedule follows --steps")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-subjects", nargs="+", default=None,
+                    help="override the training subjects (e.g. S1 for the semi-supervised bench)")
+    ap.add_argument("--test-subjects", nargs="+", default=None)
     ap.add_argument("--crossfit", action="store_true",
                     help="add out-of-fold SimpleBaseline predictions of the training pairs as a "
                          "negative (one plain model per held-out training subject)")
@@ -98,6 +101,10 @@ def main() -> None:
             args.out = VALIDATION_WEIGHTS
         if args.json == ap.get_default("json"):
             args.json = "bench/results/pretrain_h36m17_validation.json"
+    if args.train_subjects:
+        subjects["train_subjects"] = tuple(args.train_subjects)
+    if args.test_subjects:
+        subjects["test_subjects"] = tuple(args.test_subjects)
     torch.set_num_threads(args.threads)
     model = {"width": args.mlp_width, "blocks": args.mlp_blocks} if args.kind == "mlp" else {
         "width": args.width, "layers": args.layers, "heads": args.heads

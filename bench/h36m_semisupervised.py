@@ -1,0 +1,275 @@
+"""Semi-supervised lifting on Human3.6M: 3D labels for a few subjects, 2D only for the rest.
+
+The protocol of the lifting literature for this (3D labels of S1, or S1+S5; the other training
+subjects' 2D used without their 3D). Every arm trains a SimpleBaseline (width 512) for the same
+number of steps, each step one labeled batch and one unlabeled batch, same seeds and data order:
+
+- ``plain``: the supervised MPJPE on the labeled batch only (the unlabeled batch is unused);
+- ``sym``: + ``w_sym * symmetry_loss`` on the unlabeled predictions (the ground-truth-free
+  explicit rival);
+- ``seal``: + ``seal.unlabeled(x_u, y_hat_u)``: the learned energy on the unlabeled predictions
+  (static loss-net, ``lam_unlabeled="auto"`` at a force ratio against the labeled pull);
+- ``seal+sym``: both.
+
+The loss-net is trained on the **labeled subjects only** (denoising score matching, MLP;
+``bench/pretrain_h36m.py``), never on an unlabeled subject's 3D.
+
+Protocol (fixed before the runs). ``--validate``: unlabeled 2D from S5/S6/S7 (for S1 labels),
+scored on S8 (never seen, 2D or 3D); pick each arm's weight by the lowest S8 MPJPE. Final:
+unlabeled 2D from S5/S6/S7/S8, scored once on S9/S11 with GT-projected 2D and with the
+Stacked-Hourglass detections.
+
+    python bench/h36m_semisupervised.py --data-root ../shared/data --validate \
+        --lossnet bench/cache/semi-S1-mlp512-dsm.safetensors --seeds 0
+    python bench/h36m_semisupervised.py --data-root ../shared/data \
+        --lossnet bench/cache/semi-S1-mlp512-dsm.safetensors --seeds 0 1 2 --jobs 2
+
+Writes ``OUT.json``, ``OUT.md`` and ``OUT.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sealloss import AlternatingWrapper
+from sealloss.baselines import SimpleBaseline
+from sealloss.data import (
+    TEST_SUBJECTS,
+    fit_neck_nose_rule,
+    fit_spine_rule,
+    h36m_pairs,
+    h36m_sh_detections,
+    load_h36m,
+)
+from sealloss.experiment import epoch_order, predict
+from sealloss.metrics import evaluate
+from sealloss.structural import symmetry_loss
+
+METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE")
+
+
+def load(args):
+    ds = load_h36m(args.data_root)
+    lab = h36m_pairs(tuple(args.labeled), dataset=ds, every=args.every)
+    unl_subjects = [s for s in ("S5", "S6", "S7") + (() if args.validate else ("S8",))
+                    if s not in args.labeled]
+    unl = h36m_pairs(tuple(unl_subjects), dataset=ds, every=args.every)
+    sets = {}
+    if args.validate:
+        va = h36m_pairs(("S8",), dataset=ds, every=args.test_every)
+        sets["S8 GT-2D"] = (torch.from_numpy(va["x2d"]), torch.from_numpy(va["y3d"]))
+    else:
+        te = h36m_pairs(TEST_SUBJECTS, dataset=ds, every=args.test_every)
+        sets["S9/S11 GT-2D"] = (torch.from_numpy(te["x2d"]), torch.from_numpy(te["y3d"]))
+        rules = h36m_pairs(tuple(args.labeled), dataset=ds, every=10)
+        sh = h36m_sh_detections(dataset=ds, every=args.test_every,
+                                neck_rule=fit_neck_nose_rule(rules),
+                                spine_rule=fit_spine_rule(rules))
+        v = sh["valid"]
+        sets["S9/S11 SH-2D"] = (torch.from_numpy(sh["x2d"][v]), torch.from_numpy(te["y3d"][v]))
+    return (torch.from_numpy(lab["x2d"]), torch.from_numpy(lab["y3d"]),
+            torch.from_numpy(unl["x2d"]), unl_subjects, sets)
+
+
+def arms(args) -> list[dict]:
+    out = [{"name": "plain"}]
+    for w in args.w_sym:
+        out.append({"name": f"sym w={w:g}", "w_sym": w})
+    for r in args.force_ratio:
+        out.append({"name": f"seal fr={r:g}", "force_ratio": r})
+    if not args.validate:
+        out.append({"name": f"seal+sym fr={args.force_ratio[0]:g} w={args.w_sym[0]:g}",
+                    "force_ratio": args.force_ratio[0], "w_sym": args.w_sym[0]})
+    return out
+
+
+def train(arm: dict, args, x_l, y_l, x_u, seed: int) -> tuple[torch.nn.Module, dict]:
+    torch.manual_seed(seed)
+    model = SimpleBaseline("h36m17", 512, 2, 0.5)
+    model.set_input_stats(torch.cat([x_l, x_u]))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gamma = 0.05 ** (1.0 / args.steps)
+    seal = None
+    if "force_ratio" in arm:
+        seal = AlternatingWrapper(opt, args.lossnet, mode="static", lam=0.0,
+                                  lam_unlabeled="auto", unlabeled_force_ratio=arm["force_ratio"],
+                                  score_fraction=1.0, seed=seed, log_every=10**9)
+    w_sym = arm.get("w_sym", 0.0)
+    bs = args.batch_size
+    n_l, n_u = x_l.shape[0], x_u.shape[0]
+    per_l, per_u = n_l // bs, n_u // bs
+    hist, t0 = [], time.perf_counter()
+    for step in range(args.steps):
+        for g in opt.param_groups:
+            g["lr"] = 1e-3 * gamma**step
+        il = epoch_order(n_l, seed, step // per_l)[(step % per_l) * bs:(step % per_l + 1) * bs]
+        iu = epoch_order(n_u, seed + 7919, step // per_u)[(step % per_u) * bs:
+                                                          (step % per_u + 1) * bs]
+        xb, yb, xu = x_l[il], y_l[il], x_u[iu]
+        pred = model(torch.cat([xb, xu]))
+        p_l, p_u = pred[:bs], pred[bs:]
+        loss_sup = (p_l - yb).norm(dim=-1).mean()
+        loss = loss_sup
+        if w_sym:
+            loss = loss + w_sym * symmetry_loss(p_u, "h36m17")
+        if seal is not None:
+            loss = seal(loss, xb, p_l, yb)  # lam = 0: measures the supervised pull only
+            loss = loss + seal.unlabeled(xu, p_u)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % 250 == 0 or step == args.steps - 1:
+            rec = {"step": step, "loss_sup_mm": float(loss_sup) * 1000}
+            if seal is not None:
+                st = seal.unlabeled_stats
+                rec.update({"lam_u": st["lam"], "force_ratio_u": st["force_ratio"],
+                            "energy_u": st["energy_pred"]})
+            hist.append(rec)
+    return model, {"history": hist, "seconds": time.perf_counter() - t0}
+
+
+def run_seed(payload) -> dict:
+    args, seed = payload
+    torch.set_num_threads(args.threads)
+    x_l, y_l, x_u, unl_subjects, sets = load(args)
+    res = {"unlabeled_subjects": unl_subjects, "labeled_pairs": int(x_l.shape[0]),
+           "unlabeled_pairs": int(x_u.shape[0]), "arms": {}}
+    for arm in arms(args):
+        model, info = train(arm, args, x_l, y_l, x_u, seed)
+        scores = {}
+        for name, (x, y) in sets.items():
+            s = evaluate(predict(model, x), y, "h36m17").summary
+            scores[name] = {k: float(s[k]) for k in METRICS}
+        res["arms"][arm["name"]] = {"scores": scores, **info}
+        print(f"[seed {seed}] {arm['name']}: " + ", ".join(
+            f"{n} MPJPE {v['MPJPE']:.1f} BSLE {v['BSLE']:.1f}" for n, v in scores.items()),
+            flush=True)
+    return res
+
+
+def summarise(per_seed: dict[int, dict]) -> dict:
+    seeds = sorted(per_seed)
+    first = per_seed[seeds[0]]
+    out: dict = {}
+    for arm in first["arms"]:
+        out[arm] = {}
+        for set_name in first["arms"][arm]["scores"]:
+            row = {}
+            for m in METRICS:
+                vals = [per_seed[s]["arms"][arm]["scores"][set_name][m] for s in seeds]
+                base = [per_seed[s]["arms"]["plain"]["scores"][set_name][m] for s in seeds]
+                diff = [v - b for v, b in zip(vals, base)]
+                row[m] = {"mean": statistics.fmean(vals),
+                          "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                          "diff_mean": statistics.fmean(diff),
+                          "diff_std": statistics.stdev(diff) if len(diff) > 1 else 0.0,
+                          "per_seed": vals}
+            out[arm][set_name] = row
+    return out
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# Semi-supervised Human3.6M ({report['mode']})", "",
+             f"Command: `{report['command']}`; {report['date']}; labeled "
+             f"{report['labeled']}, unlabeled 2D {report['unlabeled_subjects']}; "
+             f"{report['steps']} steps of {report['batch_size']} labeled + "
+             f"{report['batch_size']} unlabeled poses; seeds {report['seeds']}; loss-net "
+             f"`{report['lossnet']}`. Mean ± std over seeds; Δ = paired difference to plain.", ""]
+    summ = report["summary"]
+    sets = list(next(iter(summ.values())))
+    for set_name in sets:
+        lines += [f"**{set_name}**", "", "| arm | " + " | ".join(METRICS) + " |",
+                  "|---" * (len(METRICS) + 1) + "|"]
+        for arm, rows in summ.items():
+            cells = []
+            for m in METRICS:
+                r = rows[set_name][m]
+                c = f"{r['mean']:.2f} ± {r['std']:.2f}"
+                if arm != "plain":
+                    pct = 100 * r["diff_mean"] / rows[set_name][m]["mean"]
+                    c += f" (Δ {r['diff_mean']:+.2f} ± {r['diff_std']:.2f}, {pct:+.1f} %)"
+                cells.append(c)
+            lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no PNG written")
+        return
+    summ = report["summary"]
+    set_name = next(iter(next(iter(summ.values()))))
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for arm, rows in summ.items():
+        r = rows[set_name]
+        ax.errorbar(r["BSLE"]["mean"], r["MPJPE"]["mean"], xerr=r["BSLE"]["std"],
+                    yerr=r["MPJPE"]["std"], fmt="o", capsize=3, label=arm)
+    ax.set_xlabel("BSLE (mm)")
+    ax.set_ylabel("MPJPE (mm)")
+    ax.set_title(f"semi-supervised, labels {'+'.join(report['labeled'])}: {set_name}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--data-root", default=None)
+    ap.add_argument("--lossnet", required=True, help="loss-net trained on the labeled subjects")
+    ap.add_argument("--labeled", nargs="+", default=["S1"])
+    ap.add_argument("--validate", action="store_true")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--every", type=int, default=2)
+    ap.add_argument("--test-every", type=int, default=10)
+    ap.add_argument("--w-sym", type=float, nargs="+", default=[0.1],
+                    help="symmetry weights (validation: several; final: the chosen one first)")
+    ap.add_argument("--force-ratio", type=float, nargs="+", default=[0.3],
+                    help="unlabeled force ratios (validation: several; final: the chosen first)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--out", default="bench/results/h36m_semisupervised")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    payloads = [(args, s) for s in args.seeds]
+    if args.jobs > 1:
+        with mp.get_context("spawn").Pool(args.jobs) as pool:
+            results = pool.map(run_seed, payloads)
+    else:
+        results = [run_seed(p) for p in payloads]
+    per_seed = dict(zip(args.seeds, results))
+    report = {"mode": "validation (S8)" if args.validate else "test (S9/S11)",
+              "command": "python " + " ".join(__import__("sys").argv),
+              "date": time.strftime("%Y-%m-%d"), "labeled": args.labeled,
+              "unlabeled_subjects": results[0]["unlabeled_subjects"], "steps": args.steps,
+              "batch_size": args.batch_size, "seeds": args.seeds, "lossnet": args.lossnet,
+              "per_seed": per_seed, "summary": summarise(per_seed),
+              "seconds": time.perf_counter() - t0}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1))
+    md = markdown(report)
+    out.with_suffix(".md").write_text(md)
+    print(md)
+    plot(report, out.with_suffix(".png"))
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
