@@ -135,6 +135,7 @@ def _launch(tmp_path: Path) -> None:
             pytest.fail(f"distributed workers did not finish within {TIMEOUT_S} s (hang?)")
 
 
+@pytest.mark.multiprocess
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
 def test_two_process_gloo_matches_single_process(tmp_path):
     torch.set_num_threads(1)
