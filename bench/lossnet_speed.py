@@ -1,6 +1,7 @@
 """Loss-net speed on CPU: forward + dE/dy for batches of poses, dense vs message passing vs MLP.
 
     python bench/lossnet_speed.py [--quick] [--threads N] [--batches 256 4096]
+                                  [--rows lossnet wrapper] [--wrapper-batch 1024]
 
 Each variant scores ``B`` random Human3.6M-17 poses and takes the gradient of the summed energy
 with respect to the 3D poses (what the pose-net step needs; loss-net parameters frozen). The
@@ -13,7 +14,14 @@ Variants:
   mp_pyg     poses_to_batch + forward_graph(fused=False): plain PyG propagate/message
   mlp        MLPLossNet (width 256, 2 blocks)
 
-Writes a table to stdout and JSON to bench/results/lossnet_speed.json.
+Wrapper row ("wrapper_overhead"): one SimpleBaseline training step (forward, MPJPE, backward,
+SGD step) at batch ``--wrapper-batch`` (1024), plain vs the same step through
+``AlternatingWrapper`` (static mode, shipped weights "h36m17", score_fraction 0.25, the
+recommended lam="auto"), interleaved in one process (order alternating per repeat); reported as
+the ratio of medians and the spread of the per-repeat ratios (min, quartiles, max).
+
+Writes a table to stdout and JSON to bench/results/lossnet_speed.json (with ``--rows wrapper``
+only, the wrapper row is merged into the existing file and the other rows are kept).
 """
 
 from __future__ import annotations
@@ -95,6 +103,65 @@ def _variants(graphormer: GraphormerLossNet, mlp: MLPLossNet, x: torch.Tensor, y
     }
 
 
+def wrapper_overhead(batch: int, repeats: int, seed: int = 0) -> dict:
+    """Plain SimpleBaseline step vs plain + AlternatingWrapper (static, "h36m17", score fraction
+    0.25) at ``batch`` poses, interleaved; times in ms, ratio = wrapper / plain."""
+    from sealloss.baselines import SimpleBaseline
+    from sealloss.wrapper import AlternatingWrapper
+
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 17, 2, generator=gen) * 0.3
+    y = torch.randn(batch, 17, 3, generator=gen) * 0.2
+    y = y - y[:, :1]
+    models, opts = [], []
+    for _ in range(2):
+        torch.manual_seed(seed)
+        m = SimpleBaseline()
+        models.append(m)
+        opts.append(torch.optim.SGD(m.parameters(), lr=1e-3))
+    seal = AlternatingWrapper(opts[1], "h36m17", mode="static", score_fraction=0.25,
+                              log_every=10**9, seed=seed)
+
+    def plain() -> None:
+        pred = models[0](x)
+        loss = (pred - y).norm(dim=-1).mean()
+        opts[0].zero_grad()
+        loss.backward()
+        opts[0].step()
+
+    def with_seal() -> None:
+        pred = models[1](x)
+        loss = seal((pred - y).norm(dim=-1).mean(), x, pred, y)
+        opts[1].zero_grad()
+        loss.backward()
+        opts[1].step()
+
+    plain(), with_seal()  # warm-up
+    t_plain, t_seal = [], []
+    for i in range(repeats):
+        for name in (("plain", "seal") if i % 2 == 0 else ("seal", "plain")):
+            t0 = time.perf_counter()
+            (plain if name == "plain" else with_seal)()
+            (t_plain if name == "plain" else t_seal).append((time.perf_counter() - t0) * 1e3)
+    ratios = sorted(s / p for s, p in zip(t_seal, t_plain))
+    q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    return {
+        "what": "SimpleBaseline train step, plain vs + AlternatingWrapper(static, 'h36m17', "
+                "score_fraction=0.25, lam='auto'), interleaved; ms",
+        "batch": batch,
+        "repeats": repeats,
+        "posenet_params": sum(p.numel() for p in models[0].parameters()),
+        "plain_median_ms": round(statistics.median(t_plain), 2),
+        "seal_median_ms": round(statistics.median(t_seal), 2),
+        "ratio_of_medians": round(statistics.median(t_seal) / statistics.median(t_plain), 3),
+        "ratio_per_repeat": {"min": round(ratios[0], 3), "q1": round(q[0], 3),
+                             "median": round(statistics.median(ratios), 3),
+                             "q3": round(q[2], 3), "max": round(ratios[-1], 3)},
+        "plain_runs_ms": [round(t, 2) for t in t_plain],
+        "seal_runs_ms": [round(t, 2) for t in t_seal],
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats (3 instead of 7)")
@@ -102,12 +169,36 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--batches", type=int, nargs="+", default=[256, 4096])
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--pyg-repeats", type=int, default=None, help="repeats of the slow mp_pyg")
+    ap.add_argument("--rows", nargs="+", choices=("lossnet", "wrapper"),
+                    default=["lossnet", "wrapper"],
+                    help="which rows to run (wrapper only: merged into the existing --out)")
+    ap.add_argument("--wrapper-batch", type=int, default=1024)
+    ap.add_argument("--wrapper-repeats", type=int, default=None,
+                    help="repeats of the wrapper row (default 21, --quick 7)")
     ap.add_argument(
         "--out", type=Path, default=Path(__file__).resolve().parent / "results/lossnet_speed.json"
     )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     repeats = args.repeats or (3 if args.quick else 7)
+    wrapper = None
+    if "wrapper" in args.rows:
+        w_repeats = args.wrapper_repeats or args.repeats or (7 if args.quick else 21)
+        wrapper = wrapper_overhead(args.wrapper_batch, w_repeats)
+        wrapper["threads"] = args.threads
+        r = wrapper["ratio_per_repeat"]
+        print(f"wrapper overhead, B={args.wrapper_batch}: plain {wrapper['plain_median_ms']:.1f} "
+              f"ms, + seal {wrapper['seal_median_ms']:.1f} ms, ratio "
+              f"{wrapper['ratio_of_medians']:.2f} (per repeat: median {r['median']:.2f}, "
+              f"IQR {r['q1']:.2f}-{r['q3']:.2f}, range {r['min']:.2f}-{r['max']:.2f}; "
+              f"{w_repeats} repeats)")
+        if "lossnet" not in args.rows:
+            out = json.loads(args.out.read_text()) if args.out.exists() else {}
+            out["wrapper_overhead"] = wrapper
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(out, indent=2) + "\n")
+            print(f"wrote {args.out} (wrapper row merged)")
+            return out
     pyg_repeats = args.pyg_repeats or (1 if args.quick else 3)
 
     torch.manual_seed(0)
@@ -155,6 +246,8 @@ def main(argv: list[str] | None = None) -> dict:
         "target_met": all(r["mp_fused/dense"] <= TARGET_RATIO for r in ratios.values()),
         "tried": TRIED,
     }
+    if wrapper is not None:
+        out["wrapper_overhead"] = wrapper
     out["graphormer"].pop("extra_skeletons", None)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
