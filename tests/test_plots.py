@@ -13,7 +13,7 @@ pytest.importorskip("matplotlib")
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.image import imread  # noqa: E402
 
-from sealloss.plots import (  # noqa: E402
+from sealloss.demo.plots import (  # noqa: E402
     _view,
     draw_skeleton_3d,
     plot_blame,
@@ -98,7 +98,7 @@ def test_blame_png(tmp_path: Path) -> None:
 
 
 def test_bone_changes_png_picks_the_most_changed_pose(tmp_path: Path) -> None:
-    from sealloss.plots import bone_lengths, plot_bone_changes
+    from sealloss.demo.plots import bone_lengths, plot_bone_changes
 
     gt = _poses(5)
     plain = gt + 0.01
@@ -115,7 +115,7 @@ def test_bone_changes_png_picks_the_most_changed_pose(tmp_path: Path) -> None:
 def test_training_curves_keep_both_arms_visible(tmp_path: Path) -> None:
     """Identical plain and SEAL curves: both lines are drawn, styled apart, plain underneath;
     panels nobody recorded are dropped; the target line is drawn."""
-    from sealloss.plots import plot_training_curves
+    from sealloss.demo.plots import plot_training_curves
 
     hist = {
         "plain": [{"step": s, "loss_sup_mm": 100.0 - s} for s in range(5)],
@@ -126,3 +126,11 @@ def test_training_curves_keep_both_arms_visible(tmp_path: Path) -> None:
                                      targets={"seal_force_ratio": 0.3}))
     # loss, force ratio (the energy gap is all NaN: dropped) and the SEAL - plain difference
     assert img.shape[1] > 2.5 * img.shape[0]
+
+
+def test_old_import_path() -> None:
+    """``sealloss.plots`` still serves the figures (they live in :mod:`sealloss.demo.plots`)."""
+    import sealloss.demo.plots as new
+    import sealloss.plots as old
+
+    assert all(getattr(old, n) is getattr(new, n) for n in new.__all__)

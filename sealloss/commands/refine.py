@@ -49,9 +49,9 @@ def add_parser(sub, formatter_class) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status (errors are raised for the CLI to report)."""
     from ..canonical import UNIT_SCALE, pixels_to_screen
-    from ..cli import EXIT_OK, CLIError, _bar, _check_scale, _float_tensor, _load_file, _pick
     from ..hub import load_lossnet
     from ..refine import refine
+    from ._common import EXIT_OK, CLIError, _bar, _check_scale, _float_tensor, _load_file, _pick
 
     out = Path(args.out)
     if out.suffix != ".npz":

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from ..canonical import CanonicalSpec, canonical_2d, canonical_3d
 from ..checks import check_pair
+from ..registry import weights_function
 from ..skeleton import Skeleton, get_skeleton
 
 __all__ = ["EnergyOutput", "LossNet"]
@@ -176,9 +177,7 @@ class LossNet(nn.Module, ABC):
     def save(self, path):
         """Write weights and config to a safetensors file (:func:`sealloss.hub.save_lossnet`);
         returns the path."""
-        from ..hub import save_lossnet
-
-        return save_lossnet(self, path)
+        return weights_function("save_lossnet")(self, path)
 
     @classmethod
     def from_pretrained(
@@ -191,9 +190,7 @@ class LossNet(nn.Module, ABC):
 
         Called on a subclass, refuses files of another kind.
         """
-        from ..hub import load_lossnet
-
-        return load_lossnet(
+        return weights_function("load_lossnet")(
             path_or_name,
             map_location=map_location,
             expect_skeleton=expect_skeleton,

@@ -1,0 +1,117 @@
+"""Import hygiene: a lazy package root, no import cycles, a working and light ``--help``."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "sealloss"
+
+
+def _loaded_after(stmt: str) -> dict[str, bool]:
+    """Which heavy modules a fresh interpreter holds after running ``stmt``."""
+    code = (f"import sys\n{stmt}\nimport json\n"
+            "print(json.dumps({m: m in sys.modules for m in "
+            "('torch', 'torch_geometric', 'sealloss.wrapper', 'sealloss.hub')}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("stmt", ["import sealloss.metrics", "import sealloss.errors",
+                                  "import sealloss", "import sealloss.cli"])
+def test_no_torch_geometric_on_light_imports(stmt: str) -> None:
+    loaded = _loaded_after(stmt)
+    assert not loaded["torch_geometric"], f"{stmt} loaded torch_geometric"
+    assert not loaded["sealloss.wrapper"] and not loaded["sealloss.hub"]
+
+
+def test_errors_import_no_torch() -> None:
+    assert not _loaded_after("import sealloss.errors")["torch"]
+
+
+def test_lazy_root_serves_the_public_names() -> None:
+    code = ("import sealloss\n"
+            "from sealloss import AlternatingWrapper, evaluate, GraphormerLossNet\n"
+            "assert sealloss.AlternatingWrapper is AlternatingWrapper\n"
+            "assert set(sealloss.__all__) <= set(dir(sealloss))\n"
+            "missing = [n for n in sealloss.__all__ if getattr(sealloss, n, None) is None]\n"
+            "assert not missing, missing\n"
+            "import sealloss.experiment, sealloss.demo.experiment\n"
+            "assert sealloss.experiment is sealloss.demo.experiment\n"
+            "from sealloss.baselines import SimpleBaseline\n"
+            "from sealloss.experiment import (ArmConfig, TrainConfig, EvalSet, train_arm, "
+            "predict, evaluate_model, epoch_order)\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_help_works() -> None:
+    out = subprocess.run([sys.executable, "-m", "sealloss.cli", "--help"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    for name in ("demo", "pretrain", "evaluate", "score", "info", "refine"):
+        assert name in out.stdout
+    exe = shutil.which("sealloss")
+    if exe:
+        assert subprocess.run([exe, "--help"], capture_output=True, timeout=120).returncode == 0
+
+
+def _static_imports(path: Path, module: str, package: str, names: set[str]) -> set[str]:
+    """sealloss modules ``path`` imports (module level or inside functions), ignoring
+    ``if TYPE_CHECKING:`` blocks and the module's own parent packages (always imported before
+    it, e.g. ``from . import __version__``); ``from pkg import sub`` counts as importing the
+    sub-module ``pkg.sub`` only."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            node.body = []
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if
+                                                                       node.module else []))
+            else:
+                base = node.module or ""
+            subs = {f"{base}.{a.name}" for a in node.names} & names
+            found |= subs if subs else {base}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+    ancestors = {module.rsplit(".", i)[0] for i in range(1, module.count(".") + 1)}
+    return {m for m in found if m in names and m != module and m not in ancestors}
+
+
+def test_no_import_cycles() -> None:
+    files = {}
+    for f in PKG.rglob("*.py"):
+        parts = ["sealloss", *f.relative_to(PKG).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+            files[".".join(parts)] = (f, ".".join(parts))
+        else:
+            files[".".join(parts)] = (f, ".".join(parts[:-1]))
+    graph = {m: _static_imports(f, m, pkg, set(files)) for m, (f, pkg) in files.items()}
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+    cycles: list[list[str]] = []
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                cycles.append(path[path.index(n):] + [n])
+            elif n not in state:
+                visit(n, path + [n])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles, f"import cycles: {cycles}"
+    assert "sealloss.hub" not in graph["sealloss.nn.base"]
