@@ -75,12 +75,17 @@ def main() -> None:
     ap.add_argument("--dsm-weight", type=float, default=None)
     ap.add_argument("--grad-weight", type=float, default=None)
     ap.add_argument("--temperature", type=float, default=0.1)
+    ap.add_argument("--margin", type=float, default=50.0,
+                    help="margin objective: energy units per metre of task cost")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--grad-clip", type=float, default=1.0)
     ap.add_argument("--hard-fraction", type=float, default=0.1)
     ap.add_argument("--every", type=int, default=2, help="every n-th 10 Hz training frame")
     ap.add_argument("--max-seconds", type=float, default=None,
                     help="safety stop; the learning-rate schedule follows --steps")
+    ap.add_argument("--stop-after", type=int, default=None,
+                    help="stop after this many steps (e.g. where a time-capped validation run "
+                         "stopped); the learning-rate schedule still follows --steps")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-subjects", nargs="+", default=None,
                     help="override the training subjects (e.g. S1 for the semi-supervised bench)")
@@ -114,8 +119,8 @@ def main() -> None:
         num_negatives=args.negatives, hard_fraction=args.hard_fraction,
         objective=args.objective, sigma_m=(args.sigma_mm[0] / 1000, args.sigma_mm[1] / 1000),
         dsm_weight=args.dsm_weight, grad_weight=args.grad_weight, lr=args.lr,
-        temperature=args.temperature, grad_clip=args.grad_clip, seed=args.seed,
-        max_seconds=args.max_seconds,
+        temperature=args.temperature, margin=args.margin, grad_clip=args.grad_clip, seed=args.seed,
+        max_seconds=args.max_seconds, stop_after=args.stop_after,
     )
     bar = tqdm(total=cfg.steps, desc="pretrain")
 

@@ -65,6 +65,7 @@ class PretrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     max_seconds: float | None = None  # stop early after this much training time
+    stop_after: int | None = None  # stop after this many steps (the schedule follows ``steps``)
 
     def loss_objective(self):
         """The :class:`~sealloss.objectives.LossNetObjective` these settings describe."""
@@ -152,7 +153,9 @@ def pretrain_lossnet(
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         opt.step()
         elapsed = time.perf_counter() - t0
-        out_of_time = cfg.max_seconds is not None and elapsed > cfg.max_seconds
+        out_of_time = (cfg.max_seconds is not None and elapsed > cfg.max_seconds) or (
+            cfg.stop_after is not None and step + 1 >= cfg.stop_after
+        )
         if step % 50 == 0 or step == cfg.steps - 1 or out_of_time:
             with torch.no_grad():
                 acc = float((e_neg > e_pos[:, None]).float().mean()) if e_neg.numel() else 1.0
@@ -167,8 +170,8 @@ def pretrain_lossnet(
             if progress is not None:
                 progress(step, cfg.steps, rec)
         if out_of_time:
-            log.info("pretraining stopped at step %d: max_seconds=%s reached", step,
-                     cfg.max_seconds)
+            log.info("pretraining stopped at step %d (max_seconds=%s, stop_after=%s)", step,
+                     cfg.max_seconds, cfg.stop_after)
             break
     net.eval()
     return net, history
