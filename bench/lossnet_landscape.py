@@ -17,6 +17,12 @@ lowest S8 MPJPE is chosen and written to the JSON. The final run (no ``--validat
 pose-nets on S1/S5/S6/S7/S8, reads the chosen settings (``--settings``, the validation JSON) and
 scores S9/S11 with GT-projected 2D and with the Stacked-Hourglass detections, once.
 
+Which weights to ship (rule written down before the last validation round): among the
+candidates, keep those whose S8 ranking is >= 95 % at >= 20 mm for every model-card negative kind
+**and** >= 95 % against the plain model's real predictions (a critic that prefers the
+predictions to the truth is not kept); ship the one with the largest S8 MPJPE reduction at its
+chosen descent setting, if it also beats the current weights' alignment and descent.
+
     python bench/lossnet_landscape.py --data-root ../shared/data --validate \
         --weights bench/cache/val-a.safetensors --out bench/results/landscape_val
     python bench/lossnet_landscape.py --data-root ../shared/data --weights h36m17 h36m17-dsm \
