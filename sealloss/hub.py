@@ -29,10 +29,12 @@ Loading validates every metadata and config field (types, ranges, known names) a
 from __future__ import annotations
 
 import hashlib
+import importlib
 import inspect
 import json
 import math
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +46,6 @@ from ._atomic import atomic_write
 from .canonical import CanonicalSpec
 from .errors import SkeletonMismatchError, WeightsFileError
 from .nn.base import LossNet
-from .nn.graphormer import GraphormerLossNet
-from .nn.mlp import MLPLossNet
 from .skeleton import Skeleton, get_skeleton
 
 __all__ = [
@@ -67,7 +67,24 @@ FORMAT_VERSION = 2
 #: format versions this sealloss reads (1: checksum of the tensor data only)
 READ_VERSIONS = (1, 2)
 
-LOSSNET_KINDS: dict[str, type[LossNet]] = {"graphormer": GraphormerLossNet, "mlp": MLPLossNet}
+class _LossNetKinds(Mapping[str, type[LossNet]]):
+    """kind -> loss-net class, importing a class only when it is looked up (the graph loss-net
+    needs torch-geometric; an MLP file should not load it)."""
+
+    _where = {"graphormer": ("graphormer", "GraphormerLossNet"), "mlp": ("mlp", "MLPLossNet")}
+
+    def __getitem__(self, kind: str) -> type[LossNet]:
+        module, name = self._where[kind]
+        return getattr(importlib.import_module(f".nn.{module}", __package__), name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+LOSSNET_KINDS: Mapping[str, type[LossNet]] = _LossNetKinds()
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 

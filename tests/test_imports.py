@@ -115,3 +115,14 @@ def test_no_import_cycles() -> None:
             visit(m, [m])
     assert not cycles, f"import cycles: {cycles}"
     assert "sealloss.hub" not in graph["sealloss.nn.base"]
+
+
+@pytest.mark.parametrize("stmt", [
+    "import sealloss.wrapper",
+    "import sealloss.nn.base",
+    "from sealloss.nn import MLPLossNet; MLPLossNet('h36m17', width=8, blocks=1)",
+    "import sealloss.hub, sealloss.refine, sealloss.pretrain",
+])
+def test_torch_geometric_only_for_graph_lossnets(stmt: str) -> None:
+    assert not _loaded_after(stmt)["torch_geometric"], f"{stmt} loaded torch_geometric"
+    assert _loaded_after("from sealloss.nn import GraphormerLossNet")["torch_geometric"]

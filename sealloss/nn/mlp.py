@@ -9,8 +9,8 @@ from torch import Tensor, nn
 
 from ..canonical import CanonicalSpec
 from ..skeleton import Skeleton
+from ._common import MAX_LAYERS, MAX_WIDTH, check_int_arg, make_activation
 from .base import LossNet
-from .graphormer import MAX_LAYERS, MAX_WIDTH, check_int_arg, make_activation
 
 __all__ = ["MLPLossNet", "ResidualBlock"]
 
