@@ -92,6 +92,8 @@ def main() -> None:
     ap.add_argument("--stop-after", type=int, default=None,
                     help="stop after this many steps (e.g. where a time-capped validation run "
                          "stopped); the learning-rate schedule still follows --steps")
+    ap.add_argument("--init", default=None,
+                    help="continue training these weights (name or path) instead of a fresh net")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-subjects", nargs="+", default=None,
                     help="override the training subjects (e.g. S1 for the semi-supervised bench)")
@@ -138,7 +140,9 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     preds = crossfit_predictions(args, subjects.get("train_subjects")) if args.crossfit else None
     rep = run_h36m_pretraining(cfg, args.data_root, args.out, progress=progress,
-                               train_every=args.every, train_predictions=preds, **subjects)
+                               train_every=args.every, train_predictions=preds, init=args.init,
+                               **subjects)
+    rep["init"] = args.init
     rep["crossfit"] = bool(args.crossfit)
     bar.close()
     print(rep["ranking_table"])

@@ -288,6 +288,7 @@ def run_h36m_pretraining(
     train_subjects: Sequence[str] | None = None,
     test_subjects: Sequence[str] | None = None,
     train_predictions: Any = None,
+    init: str | None = None,
 ) -> dict[str, Any]:
     """Pretrain on Human3.6M training subjects (GT-projected 2D, all cameras), report ranking
     on S9/S11 and optionally save the weights (safetensors). Returns a JSON-able report.
@@ -295,7 +296,8 @@ def run_h36m_pretraining(
     ``train_subjects`` / ``test_subjects`` default to S1/S5/S6/S7/S8 and S9/S11; a validation
     loss-net for choosing settings on S8 uses S1/S5/S6/S7 and S8. ``train_predictions``:
     out-of-fold predictions row-aligned with ``h36m_pairs(train_subjects, every=train_every)``
-    (see :func:`pretrain_lossnet`).
+    (see :func:`pretrain_lossnet`). ``init``: weights (name or path) to continue training from
+    (fine-tuning) instead of a fresh net.
     """
     from .data import TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_pairs, load_h36m
     from .hub import save_lossnet
@@ -313,9 +315,14 @@ def run_h36m_pretraining(
     preds = None
     if train_predictions is not None:
         preds = torch.as_tensor(train_predictions, dtype=torch.float32)
+    start = None
+    if init is not None:
+        from .hub import load_lossnet
+
+        start = load_lossnet(init)
     net, history = pretrain_lossnet(
-        torch.from_numpy(tr["x2d"]), torch.from_numpy(tr["y3d"]), cfg, progress=progress,
-        predictions=preds,
+        torch.from_numpy(tr["x2d"]), torch.from_numpy(tr["y3d"]), cfg, net=start,
+        progress=progress, predictions=preds,
     )
     train_s = time.perf_counter() - t0
     report = ranking_report(net, torch.from_numpy(te["x2d"]), torch.from_numpy(te["y3d"]))
