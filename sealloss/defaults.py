@@ -17,7 +17,14 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["RECOMMENDED", "recommended", "SHIPPED_WEIGHTS_CARD", "REFINE"]
+__all__ = [
+    "RECOMMENDED",
+    "recommended",
+    "SHIPPED_WEIGHTS_CARD",
+    "DSM_WEIGHTS_CARD",
+    "WEIGHTS_CARDS",
+    "REFINE",
+]
 
 #: The recommended, measured setting (read-only). Keys are AlternatingWrapper arguments.
 RECOMMENDED: MappingProxyType[str, Any] = MappingProxyType({
@@ -59,12 +66,48 @@ SHIPPED_WEIGHTS_CARD: MappingProxyType[str, str] = MappingProxyType({
 })
 
 
+#: The card of the score-matching weights (``"h36m17-dsm"``, file
+#: ``sealloss/weights/h36m17-mlp-dsm.safetensors``); numbers from
+#: ``bench/results/landscape/`` in the source repository.
+DSM_WEIGHTS_CARD: MappingProxyType[str, str] = MappingProxyType({
+    "trained_on": (
+        "Human3.6M training subjects S1, S5, S6, S7, S8, all 4 cameras, every 2nd 10 Hz frame: "
+        "146,724 (GT-projected 2D, camera-frame 3D) pairs; no test subject (S9/S11), "
+        "HumanEva or 2D detection was used; settings chosen on S8 with a copy trained on "
+        "S1/S5/S6/S7"
+    ),
+    "objective": (
+        "conditional denoising score matching (noise 5-150 mm per coordinate, log-uniform, "
+        "non-root joints): sigma * dE/dy at y* + sigma * eps matches eps; energy regulariser "
+        "1e-3; MLP loss-net width 512, 2 blocks; Adam 1e-3 on a 12,000-step decay to 5e-5, "
+        "stopped after 8,259 steps (where the time-capped S8 validation run stopped), batch 128, "
+        "seed 0"
+    ),
+    "command": (
+        "python bench/pretrain_h36m.py --data-root <folder> --objective dsm --negatives 0 "
+        "--hard-fraction 0 --batch-size 128 --steps 12000 --stop-after 8259 --kind mlp "
+        "--mlp-width 512 --mlp-blocks 2 --threads 1"
+    ),
+    "use": (
+        "test-time refinement (sealloss refine) and landscape checks; not measured as a "
+        "training loss: the recommended training setting uses h36m17"
+    ),
+    "terms": SHIPPED_WEIGHTS_CARD["terms"],
+})
+
+#: Registered name -> card, for ``sealloss info``.
+WEIGHTS_CARDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyType({
+    "h36m17": SHIPPED_WEIGHTS_CARD,
+    "h36m17-graphormer": SHIPPED_WEIGHTS_CARD,
+    "h36m17-dsm": DSM_WEIGHTS_CARD,
+})
+
 #: Defaults of test-time refinement (:func:`sealloss.refine.refine`, ``sealloss refine``):
 #: the weights and the descent setting chosen on Human3.6M S8 by ``bench/lossnet_landscape.py``
-#: (see the README's landscape section).
+#: (lowest S8 MPJPE over lr x pull x steps; see the README's landscape section).
 REFINE: MappingProxyType[str, Any] = MappingProxyType({
-    "weights": "h36m17",
-    "steps": 5,
-    "lr": 2e-3,
-    "pull": 0.0,
+    "weights": "h36m17-dsm",
+    "steps": 30,
+    "lr": 1e-3,
+    "pull": 100.0,
 })

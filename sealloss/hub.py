@@ -93,6 +93,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 PRETRAINED: dict[str, str] = {
     "h36m17": "h36m17-graphormer.safetensors",
     "h36m17-graphormer": "h36m17-graphormer.safetensors",
+    "h36m17-dsm": "h36m17-mlp-dsm.safetensors",
 }
 
 _DTYPES = {str(d).removeprefix("torch."): d for d in (torch.float32, torch.float64,

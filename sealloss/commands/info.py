@@ -8,7 +8,7 @@ import argparse
 import json
 from typing import Any
 
-from ..defaults import RECOMMENDED, SHIPPED_WEIGHTS_CARD
+from ..defaults import RECOMMENDED, WEIGHTS_CARDS
 from ..errors import SealLossError
 from ._common import EXIT_OK
 
@@ -30,16 +30,21 @@ def add_parser(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> argpa
     return i
 
 
-def _is_shipped(weights: str, sha256: str) -> bool:
-    """Whether ``weights`` is the shipped ``h36m17`` file (by name, or by its checksum)."""
+def _card(weights: str, sha256: str) -> dict[str, str] | None:
+    """The card of a shipped weights file, found by registered name or by checksum."""
     from ..hub import PRETRAINED, pretrained_path, read_metadata
 
-    if weights in PRETRAINED:
-        return True
-    try:
-        return sha256 == read_metadata(pretrained_path("h36m17"))["sha256"]
-    except (SealLossError, OSError, KeyError):
-        return False
+    if weights in WEIGHTS_CARDS:
+        return dict(WEIGHTS_CARDS[weights])
+    for name, card in WEIGHTS_CARDS.items():
+        if name not in PRETRAINED:
+            continue
+        try:
+            if sha256 == read_metadata(pretrained_path(name))["sha256"]:
+                return dict(card)
+        except (SealLossError, OSError, KeyError):
+            continue
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,8 +81,9 @@ def run(args: argparse.Namespace) -> int:
         "config": cfg,
         "sha256": meta["sha256"],
     }
-    if _is_shipped(args.weights, meta["sha256"]):
-        info.update(SHIPPED_WEIGHTS_CARD)
+    card = _card(args.weights, meta["sha256"])
+    if card is not None:
+        info.update(card)
     if args.json:
         print(json.dumps(info, indent=2))
         return EXIT_OK
