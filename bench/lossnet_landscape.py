@@ -57,7 +57,7 @@ from sealloss.experiment import ArmConfig, TrainConfig, predict, train_arm
 from sealloss.hub import load_lossnet
 from sealloss.metrics import evaluate
 from sealloss.pretrain import format_ranking_table, ranking_report
-from sealloss.refine import refine, sequence_median_bones, symmetrise_bones
+from sealloss.refinement import refine, sequence_median_bones, symmetrise_bones
 from sealloss.skeleton import get_skeleton
 
 SK = get_skeleton("h36m17")

@@ -23,7 +23,10 @@ _EXPORTS: dict[str, str] = {
     "pixels_to_screen": ".canonical",
     "screen_to_pixels": ".canonical",
     "RECOMMENDED": ".defaults",
+    "CheckpointError": ".errors",
+    "DataFormatError": ".errors",
     "DataNotFoundError": ".errors",
+    "DegeneratePoseError": ".errors",
     "NonFiniteError": ".errors",
     "PoseShapeError": ".errors",
     "SealLossError": ".errors",
@@ -48,18 +51,24 @@ _EXPORTS: dict[str, str] = {
     "bone_length_loss": ".structural",
     "symmetry_loss": ".structural",
     "AlternatingWrapper": ".wrapper",
+    "refine": ".refinement",
+    "RefineResult": ".refinement",
 }
 
 #: sub-modules loaded on first attribute access (``sealloss.adapters.get(...)`` works after a
 #: plain ``import sealloss``)
 _LAZY_SUBMODULES = ("adapters", "plots", "scoring", "data", "integrations", "experiment",
-                    "pretrain", "baselines", "cli", "demo", "hub", "nn", "metrics", "wrapper")
+                    "pretrain", "baselines", "cli", "demo", "hub", "nn", "metrics", "wrapper",
+                    "refinement", "objectives")
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from __getattr__
     from .canonical import canonical_2d, canonical_3d, pixels_to_screen, screen_to_pixels
     from .defaults import RECOMMENDED
     from .errors import (
+        CheckpointError,
+        DataFormatError,
         DataNotFoundError,
+        DegeneratePoseError,
         NonFiniteError,
         PoseShapeError,
         SealLossError,
@@ -70,6 +79,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from
     from .hub import build_lossnet, list_pretrained, load_lossnet, save_lossnet
     from .metrics import PoseEvaluator, evaluate
     from .nn import EnergyOutput, GraphormerLossNet, LossNet, MLPLossNet
+    from .refinement import RefineResult, refine
     from .skeleton import Skeleton, get_skeleton, joint_map, list_skeletons
     from .structural import StructuralLoss, bone_length_loss, symmetry_loss
     from .wrapper import AlternatingWrapper
@@ -129,5 +139,10 @@ __all__ = [
     "SkeletonMismatchError",
     "WeightsFileError",
     "DataNotFoundError",
+    "DataFormatError",
+    "CheckpointError",
+    "DegeneratePoseError",
     "UnitsWarning",
+    "refine",
+    "RefineResult",
 ]

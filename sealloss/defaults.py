@@ -102,7 +102,7 @@ WEIGHTS_CARDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyT
     "h36m17-dsm": DSM_WEIGHTS_CARD,
 })
 
-#: Defaults of test-time refinement (:func:`sealloss.refine.refine`, ``sealloss refine``):
+#: Defaults of test-time refinement (:func:`sealloss.refine`, ``sealloss refine``):
 #: the weights and the descent setting chosen on Human3.6M S8 by ``bench/lossnet_landscape.py``
 #: (lowest S8 MPJPE over lr x pull x steps; see the README's landscape section).
 REFINE: MappingProxyType[str, Any] = MappingProxyType({

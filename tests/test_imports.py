@@ -121,7 +121,7 @@ def test_no_import_cycles() -> None:
     "import sealloss.wrapper",
     "import sealloss.nn.base",
     "from sealloss.nn import MLPLossNet; MLPLossNet('h36m17', width=8, blocks=1)",
-    "import sealloss.hub, sealloss.refine, sealloss.pretrain",
+    "import sealloss.hub, sealloss.refinement, sealloss.pretrain",
 ])
 def test_torch_geometric_only_for_graph_lossnets(stmt: str) -> None:
     assert not _loaded_after(stmt)["torch_geometric"], f"{stmt} loaded torch_geometric"

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status (errors are raised for the CLI to report)."""
     from ..canonical import UNIT_SCALE, pixels_to_screen
     from ..hub import load_lossnet
-    from ..refine import refine
+    from ..refinement import refine
     from ._common import EXIT_OK, CLIError, _bar, _check_scale, _float_tensor, _load_file, _pick
 
     out = Path(args.out)
