@@ -28,13 +28,8 @@ Loading validates every metadata and config field (types, ranges, known names) a
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import inspect
 import json
-import math
 import os
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +38,21 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from ._atomic import atomic_write
-from .canonical import CanonicalSpec
 from .errors import SkeletonMismatchError, WeightsFileError
+from .hub_format import (  # noqa: F401  (re-exported: private names kept importable here)
+    FORMAT,
+    FORMAT_VERSION,
+    LOSSNET_KINDS,
+    READ_VERSIONS,
+    _canonical_json,
+    _decode_metadata,
+    _digest,
+    _LossNetKinds,
+    _no_constant,
+    _read_verified,
+    _split,
+    _state_tensors,
+)
 from .nn.base import LossNet
 from .skeleton import Skeleton, get_skeleton
 
@@ -61,30 +69,6 @@ __all__ = [
     "list_pretrained",
     "pretrained_path",
 ]
-
-FORMAT = "sealloss-lossnet"
-FORMAT_VERSION = 2
-#: format versions this sealloss reads (1: checksum of the tensor data only)
-READ_VERSIONS = (1, 2)
-
-class _LossNetKinds(Mapping[str, type[LossNet]]):
-    """kind -> loss-net class, importing a class only when it is looked up (the graph loss-net
-    needs torch-geometric; an MLP file should not load it)."""
-
-    _where = {"graphormer": ("graphormer", "GraphormerLossNet"), "mlp": ("mlp", "MLPLossNet")}
-
-    def __getitem__(self, kind: str) -> type[LossNet]:
-        module, name = self._where[kind]
-        return getattr(importlib.import_module(f".nn.{module}", __package__), name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._where)
-
-    def __len__(self) -> int:
-        return len(self._where)
-
-
-LOSSNET_KINDS: Mapping[str, type[LossNet]] = _LossNetKinds()
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -121,41 +105,9 @@ def build_lossnet(config: dict[str, Any]) -> LossNet:
     return cls.from_config(config)
 
 
+
+
 # --------------------------------------------------------------------------- save
-def _state_tensors(net: LossNet) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
-
-
-def _split(blob: bytes) -> tuple[dict[str, Any], bytes]:
-    """(parsed safetensors header, data section) of a well-formed file."""
-    n = int.from_bytes(blob[:8], "little")
-    return json.loads(blob[8 : 8 + n].decode("utf-8")), blob[8 + n :]
-
-
-def _canonical_json(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-
-
-def _digest(version: int, header: dict[str, Any], data: bytes) -> str:
-    """The ``sha256`` field for ``format_version`` ``version``.
-
-    Version 1: the tensor data section. Version 2: a domain tag, the metadata without
-    ``sha256``, the tensor table and the data section, so no byte that loading uses is
-    unchecked.
-    """
-    if version == 1:
-        return hashlib.sha256(data).hexdigest()
-    meta = {k: v for k, v in header.get("__metadata__", {}).items() if k != "sha256"}
-    table = {k: v for k, v in header.items() if k != "__metadata__"}
-    h = hashlib.sha256(b"sealloss-lossnet/2\0")
-    h.update(_canonical_json(meta))
-    h.update(b"\0")
-    h.update(_canonical_json(table))
-    h.update(b"\0")
-    h.update(data)
-    return h.hexdigest()
-
-
 def save_lossnet(net: LossNet, path: str | os.PathLike) -> Path:
     """Write ``net``'s weights and config to ``path`` (safetensors, ``format_version`` 2),
     atomically.
@@ -191,71 +143,6 @@ def save_lossnet(net: LossNet, path: str | os.PathLike) -> Path:
 
 
 # --------------------------------------------------------------------------- read
-def _read_verified(path: Path) -> tuple[bytes, dict[str, str]]:
-    """File bytes and metadata, after checking the header, the sizes and the checksum."""
-    if not path.is_file():
-        raise WeightsFileError(f"no loss-net weights file at {str(path)!r}")
-    blob = path.read_bytes()
-    where = f"weights file {str(path)!r}"
-    if len(blob) < 8:
-        raise WeightsFileError(f"{where} is truncated ({len(blob)} bytes, no safetensors header)")
-    n = int.from_bytes(blob[:8], "little")
-    if 8 + n > len(blob):
-        raise WeightsFileError(
-            f"{where} is truncated or not a safetensors file: header claims {n} bytes but the "
-            f"file has {len(blob)}"
-        )
-    try:
-        header = json.loads(blob[8 : 8 + n].decode("utf-8"))
-        if not isinstance(header, dict):
-            raise ValueError("header is not a JSON object")
-    except (UnicodeDecodeError, ValueError) as e:
-        raise WeightsFileError(f"{where} is corrupt: unreadable safetensors header ({e})") from None
-    try:
-        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
-    except (KeyError, TypeError, ValueError, IndexError):
-        raise WeightsFileError(f"{where} is corrupt: malformed tensor table in header") from None
-    data_len = len(blob) - 8 - n
-    need = max(ends, default=0)
-    if need > data_len:
-        raise WeightsFileError(
-            f"{where} is truncated: tensors need {need} data bytes, file holds {data_len}"
-        )
-    if need < data_len:
-        raise WeightsFileError(f"{where} is corrupt: {data_len - need} unexpected trailing bytes")
-    meta = header.get("__metadata__")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise WeightsFileError(
-            f"{where} is a safetensors file without sealloss loss-net metadata (format "
-            f"{FORMAT!r}); it cannot rebuild a loss-net. Save loss-nets with "
-            "sealloss.hub.save_lossnet / LossNet.save"
-        )
-    try:
-        version = int(meta.get("format_version", ""))
-    except (TypeError, ValueError):
-        version = -1
-    if version not in READ_VERSIONS:
-        newer = version > FORMAT_VERSION
-        raise WeightsFileError(
-            f"{where} has format_version {meta.get('format_version')!r}; this sealloss reads "
-            f"versions {list(READ_VERSIONS)}"
-            + (" (upgrade sealloss)" if newer else " (old or unknown)")
-        )
-    missing = [k for k in ("kind", "config", "skeleton", "canonical", "sha256") if k not in meta]
-    if missing:
-        raise WeightsFileError(f"{where} lacks metadata fields {missing}")
-    bad = sorted(k for k, v in meta.items() if not isinstance(v, str))
-    if bad:
-        raise WeightsFileError(f"{where} has non-string metadata fields {bad}")
-    if _digest(version, header, blob[8 + n :]) != meta["sha256"]:
-        what = "tensor data" if version == 1 else "metadata, tensor table and data"
-        raise WeightsFileError(
-            f"{where} is corrupt or was edited: checksum (sha256) does not match (it covers "
-            f"the {what})"
-        )
-    return blob, meta
-
-
 def read_metadata(path_or_name: str | os.PathLike) -> dict[str, Any]:
     """Verified, decoded metadata of a weights file (config, skeleton and spec as dicts)."""
     path = _resolve(path_or_name)
@@ -304,62 +191,6 @@ def _resolve(path_or_name: str | os.PathLike) -> Path:
         f"no loss-net weights file at {str(p)!r} and no registered name {str(path_or_name)!r} "
         f"(registered: {sorted(PRETRAINED)})"
     )
-
-
-# --------------------------------------------------------------------------- validate
-def _decode_metadata(
-    meta: dict[str, str], kind: str, where: str
-) -> tuple[dict[str, Any], Skeleton, CanonicalSpec]:
-    """Decode and validate ``config``, ``skeleton`` and ``canonical`` of a weights file.
-
-    Raises :class:`WeightsFileError` naming the metadata field (and the config key) at fault:
-    invalid JSON, wrong types, unknown config keys, an invalid skeleton or canonical spec.
-    Hyper-parameter ranges are checked by the loss-net constructors (ValueError naming the
-    argument, turned into a WeightsFileError by :func:`load_lossnet`).
-    """
-    decoded: dict[str, Any] = {}
-    for field in ("config", "skeleton", "canonical"):
-        try:
-            decoded[field] = json.loads(meta[field], parse_constant=_no_constant)
-        except ValueError as e:
-            raise WeightsFileError(
-                f"{where}: metadata field {field!r} is not valid JSON ({e})"
-            ) from None
-        if not isinstance(decoded[field], dict):
-            raise WeightsFileError(
-                f"{where}: metadata field {field!r} must be a JSON object, got "
-                f"{type(decoded[field]).__name__}"
-            )
-    config = decoded["config"]
-    if "kind" in config and config["kind"] != kind:
-        raise WeightsFileError(
-            f"{where}: config field 'kind' is {config['kind']!r} but metadata field 'kind' is "
-            f"{kind!r}"
-        )
-    params = inspect.signature(LOSSNET_KINDS[kind].__init__).parameters
-    allowed = {p for p in params if p not in ("self", "skeleton", "spec")}
-    unknown = sorted(set(config) - allowed - {"kind", "skeleton", "spec"})
-    if unknown:
-        raise WeightsFileError(
-            f"{where}: unknown config fields {unknown} for a {kind!r} loss-net; known: "
-            f"{sorted(allowed)}"
-        )
-    for key, value in config.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise WeightsFileError(f"{where}: config field {key!r} is not finite ({value!r})")
-    try:
-        skeleton = Skeleton.from_dict(decoded["skeleton"])
-    except (ValueError, KeyError, TypeError, IndexError) as e:
-        raise WeightsFileError(f"{where}: metadata field 'skeleton' is invalid ({e})") from None
-    try:
-        spec = CanonicalSpec.from_dict(decoded["canonical"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise WeightsFileError(f"{where}: metadata field 'canonical' is invalid ({e})") from None
-    return config, skeleton, spec
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"non-standard JSON constant {name}")
 
 
 # --------------------------------------------------------------------------- load

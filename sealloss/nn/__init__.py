@@ -29,7 +29,7 @@ _WHERE = {
     "LossNet": "base",
     "GraphormerLossNet": "graphormer",
     "GraphormerBlock": "graphormer",
-    "poses_to_batch": "graphormer",
+    "poses_to_batch": "graph_batch",
     "MLPLossNet": "mlp",
     "SkeletonAttention": "attention",
     "EdgePattern": "attention",
