@@ -128,7 +128,7 @@ def train(arm: dict, args, x_l, y_l, x_u, seed: int) -> tuple[torch.nn.Module, d
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if step % 250 == 0 or step == args.steps - 1:
-            rec = {"step": step, "loss_sup_mm": float(loss_sup) * 1000}
+            rec = {"step": step, "loss_sup_mm": float(loss_sup.detach()) * 1000}
             if seal is not None:
                 st = seal.unlabeled_stats
                 rec.update({"lam_u": st["lam"], "force_ratio_u": st["force_ratio"],
