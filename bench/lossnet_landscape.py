@@ -138,8 +138,7 @@ def alignment_per_sample(net, x2d, y_hat, y_gt, batch: int = 4096) -> torch.Tens
         r = SK.root
         yh0 = yh.detach() - yh.detach()[:, r : r + 1]
         yg0 = y_gt[i : i + batch] - y_gt[i : i + batch, r : r + 1]
-        cos.append(torch.stack([alignment(g[j : j + 1], yh0[j : j + 1], yg0[j : j + 1])
-                                for j in range(g.shape[0])]))
+        cos.append(alignment(g, yh0, yg0, per_sample=True))
     return torch.cat(cos).float()
 
 

@@ -109,7 +109,11 @@ def force_ratio(
 
 
 def alignment(
-    grad_energy: torch.Tensor, y_hat: torch.Tensor, y_gt: torch.Tensor, eps: float = 1e-12
+    grad_energy: torch.Tensor,
+    y_hat: torch.Tensor,
+    y_gt: torch.Tensor,
+    eps: float = 1e-12,
+    per_sample: bool = False,
 ) -> torch.Tensor:
     """Mean over samples of ``cos(-dE/dy_hat, y* - y_hat)`` (each sample flattened).
 
@@ -118,13 +122,14 @@ def alignment(
 
     Args:
         grad_energy, y_hat, y_gt: ``(B, ...)`` tensors of one shape.
+        per_sample: return the ``(B,)`` cosines instead of their mean.
     """
     _same_shape(grad_energy, y_hat, "alignment: grad_energy and y_hat")
     _same_shape(y_gt, y_hat, "alignment: y_gt and y_hat")
     a = (-grad_energy.detach()).flatten(1).double()
     b = (y_gt.detach() - y_hat.detach()).flatten(1).double()
     cos = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(eps)
-    return cos.mean()
+    return cos if per_sample else cos.mean()
 
 
 def ranking_accuracy(e_pos: torch.Tensor, e_neg: torch.Tensor) -> torch.Tensor:

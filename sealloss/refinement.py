@@ -188,13 +188,18 @@ def symmetrise_bones(y: Tensor, skeleton: Skeleton | str) -> Tensor:
     ``(..., J, 3)`` -> ``(..., J, 3)``, metres; LSE of the result is 0.
     """
     sk = get_skeleton(skeleton)
-    lengths = bone_lengths(y, sk)
-    pairs = torch.tensor(sk.symmetric_bone_pairs, dtype=torch.long, device=y.device).reshape(-1, 2)
+    return set_bone_lengths(y, _mean_over_pairs(bone_lengths(y, sk), sk), sk)
+
+
+def _mean_over_pairs(lengths: Tensor, sk: Skeleton) -> Tensor:
+    """``(..., num_bones)`` lengths with both bones of each symmetric pair set to their mean."""
+    pairs = torch.tensor(sk.symmetric_bone_pairs, dtype=torch.long,
+                         device=lengths.device).reshape(-1, 2)
     mean = 0.5 * (lengths[..., pairs[:, 0]] + lengths[..., pairs[:, 1]])
-    lengths = lengths.clone()
-    lengths[..., pairs[:, 0]] = mean
-    lengths[..., pairs[:, 1]] = mean
-    return set_bone_lengths(y, lengths, sk)
+    out = lengths.clone()
+    out[..., pairs[:, 0]] = mean
+    out[..., pairs[:, 1]] = mean
+    return out
 
 
 def sequence_median_bones(
@@ -221,9 +226,5 @@ def sequence_median_bones(
         sel = g == gid
         out[sel] = lengths[sel].median(dim=0).values
     if symmetric:
-        pairs = torch.tensor(sk.symmetric_bone_pairs, dtype=torch.long,
-                             device=y.device).reshape(-1, 2)
-        mean = 0.5 * (out[:, pairs[:, 0]] + out[:, pairs[:, 1]])
-        out[:, pairs[:, 0]] = mean
-        out[:, pairs[:, 1]] = mean
+        out = _mean_over_pairs(out, sk)
     return set_bone_lengths(y, out, sk)

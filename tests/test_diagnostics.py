@@ -62,6 +62,8 @@ def test_alignment_hand_values():
     g[2, 0, 0] = 1.0  # pushes away: cos = -1; mean of (1, 0, -1) = 0
     assert alignment(g, y_hat, y_gt).item() == pytest.approx(0.0)
     assert alignment(g[:1], y_hat[:1], y_gt[:1]).item() == pytest.approx(1.0)
+    per = alignment(g, y_hat, y_gt, per_sample=True)
+    assert per.tolist() == pytest.approx([1.0, 0.0, -1.0])
     g2 = g.clone()
     g2[2] = 0.0  # zero gradient: cosine defined as 0 -> mean (1 + 0 + 0) / 3
     assert alignment(g2, y_hat, y_gt).item() == pytest.approx(1.0 / 3.0)

@@ -37,6 +37,25 @@ class CLIError(SealLossError):
 
 
 # --------------------------------------------------------------------------- file input
+def check_writable(flag: str, target: str | Path, consequence: str) -> None:
+    """Refuse an output path that cannot be written, before any long work: creates the parent
+    folder, tries a temporary file beside the target (nothing is left behind) and checks an
+    existing target is writable. ``consequence`` ends the message (e.g. "nothing was
+    trained")."""
+    import os
+    import tempfile
+
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=target.parent):
+            pass
+        if target.exists() and not os.access(target, os.W_OK):
+            raise PermissionError(f"{str(target)!r} is read-only")
+    except OSError as e:
+        raise CLIError(f"{flag} {str(target)!r} cannot be written ({e}); {consequence}") from None
+
+
 def _load_file(path: str | Path) -> dict[str, np.ndarray]:
     """Arrays of a ``.npz`` (by key) or ``.npy`` (key ``""``) file."""
     p = Path(path)

@@ -18,6 +18,7 @@ from ._common import (
     CLIError,
     _bar,
     _torch_threads,
+    check_writable,
     evenly_spaced,
     load_pairs,
 )
@@ -89,22 +90,9 @@ def _pretrain(args: argparse.Namespace) -> int:
         raise CLIError(f"--out {str(out)!r} is a folder; give a file name such as "
                        "lossnet.safetensors")
     # refuse an unwritable --out (and --report) now, not after the whole training run
-    import os
-    import tempfile
-
     for flag, target in (("--out", out), ("--report", args.report)):
-        if target is None:
-            continue
-        target = Path(target)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=target.parent):
-                pass
-            if target.exists() and not os.access(target, os.W_OK):
-                raise PermissionError(f"{str(target)!r} is read-only")
-        except OSError as e:
-            raise CLIError(f"{flag} {str(target)!r} cannot be written ({e}); nothing was "
-                           "trained") from None
+        if target is not None:
+            check_writable(flag, target, "nothing was trained")
     train, test = load_pairs(args.data, args.data_root, args.every, args.every * 5)
     model = {"width": args.width, "layers": args.layers}
     if args.kind == "graphormer":

@@ -51,14 +51,21 @@ def run(args: argparse.Namespace) -> int:
     from ..canonical import UNIT_SCALE, pixels_to_screen
     from ..hub import load_lossnet
     from ..refinement import refine
-    from ._common import EXIT_OK, CLIError, _bar, _check_scale, _float_tensor, _load_file, _pick
+    from ._common import (
+        EXIT_OK,
+        CLIError,
+        _bar,
+        _check_scale,
+        _float_tensor,
+        _load_file,
+        _pick,
+        check_writable,
+    )
 
     out = Path(args.out)
     if out.suffix != ".npz":
         raise CLIError(f"--out must name a .npz file, got {args.out!r}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not _writable(out):
-        raise CLIError(f"--out {args.out!r} cannot be written (checked before refining)")
+    check_writable("--out", out, "nothing was refined")
     net = load_lossnet(args.weights)
     arrays = _load_file(args.predictions)
     if "" in arrays:
@@ -98,11 +105,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out} (refined, energy_before, energy_after)")
     return EXIT_OK
 
-
-def _writable(path: Path) -> bool:
-    try:
-        with open(path, "ab"):
-            pass
-    except OSError:
-        return False
-    return True
