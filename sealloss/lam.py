@@ -55,7 +55,10 @@ class LambdaController:
         spec: a float ``>= 0``, a callable ``step -> float`` or ``"auto"``.
         name: the option's name, used in errors (``"lam"``, ``"lam_unlabeled"``).
         target_name: the name of ``target``'s option, used in errors.
-        target: force ratio kept by ``"auto"`` (dimensionless, ``>= 0``).
+        target: force ratio kept by ``"auto"`` (dimensionless, ``>= 0``), or a schedule
+            ``step -> ratio`` (e.g. decaying to zero by the end of training); a schedule value
+            that is not a finite number ``>= 0`` makes that step's lambda NaN, which the wrapper
+            skips and counts like any non-finite lambda.
         init: starting value of ``"auto"`` (``> 0``).
         ema: EMA factor of the force measurement, in ``[0, 1)``.
         bounds: ``(low, high)`` clamp of the auto value, ``0 < low <= high``, finite.
@@ -64,7 +67,8 @@ class LambdaController:
         ValueError: an invalid option, naming it.
     """
 
-    def __init__(self, spec: LamSpec, *, name: str = "lam", target: float = 0.3,
+    def __init__(self, spec: LamSpec, *, name: str = "lam",
+                 target: float | Callable[[int], float] = 0.3,
                  init: float = 1e-3, ema: float = 0.9,
                  bounds: tuple[float, float] = (1e-8, 1e3),
                  target_name: str = "target_force_ratio") -> None:
@@ -73,7 +77,8 @@ class LambdaController:
             raise ValueError(f"{name} must be a float, a callable or 'auto', got {spec!r}")
         if kind == "fixed":
             check_number(name, spec, 0.0)
-        check_number(target_name, target, 0.0)
+        if not callable(target):
+            check_number(target_name, target, 0.0)
         check_number("lam_init", init, 0.0, strict=True)
         check_number("lam_ema", ema, 0.0, high=0.999999)
         if (
@@ -88,7 +93,9 @@ class LambdaController:
             )
         self.name = name
         self.kind = kind
-        self.target = float(target)
+        #: the target force ratio: a float, or a schedule ``step -> ratio``
+        self.target: float | Callable[[int], float] = (
+            target if callable(target) else float(target))
         self.init = float(init)
         self.ema = float(ema)
         self.bounds = bounds
@@ -107,16 +114,25 @@ class LambdaController:
             return float(self._fn(step))
         return self.value
 
-    def observe(self, per_unit: float | None) -> None:
-        """Feed one force-per-unit-lambda measurement (``None``: nothing measured). Only an
-        ``"auto"`` controller changes: EMA update, then ``value = clamp(target / EMA)``."""
+    def target_at(self, step: int) -> float:
+        """The target force ratio at ``step`` (a schedule is called)."""
+        return float(self.target(step)) if callable(self.target) else self.target
+
+    def observe(self, per_unit: float | None, step: int = 0) -> None:
+        """Feed one force-per-unit-lambda measurement (``None``: nothing measured) taken at
+        ``step``. Only an ``"auto"`` controller changes: EMA update, then
+        ``value = clamp(target_at(step) / EMA)`` (NaN for an invalid scheduled target)."""
         if self.kind != "auto" or per_unit is None:
             return
         ema = self.ema_ratio
         ema = per_unit if ema is None else self.ema * ema + (1 - self.ema) * per_unit
         self.ema_ratio = ema
+        target = self.target_at(step)
+        if not (math.isfinite(target) and target >= 0):
+            self.value = math.nan
+            return
         lo, hi = self.bounds
-        self.value = min(hi, max(lo, self.target / ema))
+        self.value = min(hi, max(lo, target / ema))
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -154,5 +170,7 @@ class LambdaController:
         if self.kind == "schedule":
             return f"schedule({getattr(self._fn, '__name__', 'callable')})"
         lo, hi = self.bounds
-        return (f"auto(target={self.target:g}, value={self.value:.3g}, ema={self.ema:g}, "
+        target = (f"schedule({getattr(self.target, '__name__', 'callable')})"
+                  if callable(self.target) else f"{self.target:g}")
+        return (f"auto(target={target}, value={self.value:.3g}, ema={self.ema:g}, "
                 f"bounds=({lo:g}, {hi:g}))")

@@ -169,7 +169,7 @@ def unlabeled_term(w: AlternatingWrapper, x2d: Tensor, y_hat: Tensor) -> Tensor:
         term, stats.energy_pred = None, _NAN
     if auto:  # every rank reaches this at the same calls
         pu = pu_h if valid_h else None
-        w._lam_u.observe(dist.mean_over_ranks(pu, w.lossnet.device))
+        w._lam_u.observe(dist.mean_over_ranks(pu, w.lossnet.device), w.steps)
     lam = w.lam_unlabeled
     if yh.shape[0] > 0 and (term is None or not (math.isfinite(lam) and lam >= 0)):
         w.skipped_unlabeled_steps += 1

@@ -91,7 +91,8 @@ class AlternatingWrapper:
     ``(.., J, 2)`` screen frame, 3D ``(.., J, 3)`` root-relative metres); ``device``.
 
     **Energy weight.** ``lam``: a float, a callable ``step -> float`` or ``"auto"`` (keeps the
-    force ratio ``||lam dE/dy_hat|| / ||dL_sup/dy_hat||`` at ``target_force_ratio``);
+    force ratio ``||lam dE/dy_hat|| / ||dL_sup/dy_hat||`` at ``target_force_ratio``, a float or
+    a schedule ``step -> ratio``);
     ``lam_unlabeled`` likewise for :meth:`unlabeled` batches, ``"auto"`` keeping
     ``unlabeled_force_ratio`` against the supervised pull measured on labeled calls (an EMA:
     use batches of equal size). ``lam_init`` (auto start), ``lam_ema`` (EMA factor),
@@ -146,7 +147,7 @@ class AlternatingWrapper:
         lossnet_batch: int | None = 256,
         score_fraction: float = 0.25,
         frames_per_clip: int | None = None,
-        target_force_ratio: float = 0.3,
+        target_force_ratio: float | Callable[[int], float] = 0.3,
         lam_init: float = 1e-3,
         lam_ema: float = 0.9,
         lam_bounds: tuple[float, float] = (1e-8, 1e3),
@@ -299,7 +300,7 @@ class AlternatingWrapper:
             term = None
         if auto:
             pu = pu_h if valid_h else None
-            self._lam.observe(dist.mean_over_ranks(pu, self.lossnet.device))
+            self._lam.observe(dist.mean_over_ranks(pu, self.lossnet.device), self.steps)
         lam = self.lam
         if term is not None and not (math.isfinite(lam) and lam >= 0):
             self.skipped_energy_steps += 1

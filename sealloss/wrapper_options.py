@@ -34,7 +34,7 @@ def check_options(
     log_every: int,
     num_negatives: int,
     lossnet_lr: float,
-    target_force_ratio: float,
+    target_force_ratio: float | Callable[[int], float],
     lam_init: float,
     lam_ema: float,
     lossnet_batch: int | None,
@@ -71,6 +71,8 @@ def check_options(
         ("frames_per_clip", frames_per_clip, 1, {"integer": True}),
         ("grad_clip", grad_clip, 0.0, {"strict": True}),
     ):
+        if name == "target_force_ratio" and callable(value):
+            continue  # a schedule: each value is checked where it is used
         if value is not None or name not in ("lossnet_batch", "frames_per_clip", "grad_clip"):
             _check_number(name, value, low, **kw)
     if task_cost not in COST_KINDS:

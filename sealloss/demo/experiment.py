@@ -25,7 +25,6 @@ import torch
 from torch import Tensor
 
 from ..metrics import evaluate
-from ..skeleton import get_skeleton
 from ..structural import bone_length_loss, symmetry_loss
 from ..wrapper import AlternatingWrapper
 from .baselines import SimpleBaseline
@@ -36,6 +35,10 @@ __all__ = [
     "EvalSet",
     "TrainResult",
     "train_arm",
+    "build_arm",
+    "ArmRun",
+    "steps_per_epoch",
+    "interleaved_step_times",
     "predict",
     "evaluate_model",
     "epoch_order",
@@ -94,13 +97,14 @@ class EvalSet:
 
 @dataclass
 class TrainResult:
-    """One trained arm: the model, its median step time (after warm-up), the logged records
-    and the wrapper's state (``None`` without SEAL)."""
+    """One trained arm: the model, its median step time (after warm-up), the logged records,
+    the wrapper's state (``None`` without SEAL) and what ``on_epoch_end`` returned per epoch."""
 
     model: SimpleBaseline
     step_time_s: float
     history: list[dict[str, float]]
     seal_state: dict[str, Any] | None = None
+    epochs: list[dict[str, float]] = field(default_factory=list)
 
 
 @contextmanager
@@ -136,6 +140,9 @@ def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
     return torch.randperm(n, generator=g)
 
 
+EpochHook = Callable[[int, torch.nn.Module], "dict[str, float] | None"]
+
+
 def train_arm(
     arm: ArmConfig,
     x2d: Tensor,
@@ -144,16 +151,77 @@ def train_arm(
     seed: int,
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
     log_every: int = 200,
+    on_epoch_end: EpochHook | None = None,
 ) -> TrainResult:
     """Train one SimpleBaseline on canonical pairs ``x2d (N, 17, 2)``, ``y3d (N, 17, 3)``.
 
     The model's initialisation and dropout are seeded by ``seed`` inside :func:`seeded_rng`
     (the caller's RNG state is left as it was); the data order by :func:`epoch_order`; the
-    wrapper's own randomness by its ``seed``.
+    wrapper's own randomness by its ``seed``. ``on_epoch_end(epoch, model)`` runs after each
+    epoch (e.g. a validation score; it must not draw from torch's RNG); a dict it returns is
+    stored in ``TrainResult.epochs``.
     """
     device = torch.device(cfg.device)
     with seeded_rng(seed, device):
-        return _train_arm(arm, x2d, y3d, cfg, seed, device, progress, log_every)
+        return _train_arm(arm, x2d, y3d, cfg, seed, device, progress, log_every, on_epoch_end)
+
+
+def steps_per_epoch(n: int, cfg: TrainConfig) -> int:
+    """Optimizer steps per epoch over ``n`` training pairs (last partial batch dropped)."""
+    per = n // cfg.batch_size
+    return min(per, cfg.max_steps_per_epoch) if cfg.max_steps_per_epoch else per
+
+
+@dataclass
+class ArmRun:
+    """One arm's live training state: the model, its optimizer, the wrapper (or ``None``) and
+    the learning-rate decay; :meth:`step` is one training step. Built by :func:`build_arm` (inside
+    a :func:`seeded_rng` block for reproducible initialisation)."""
+
+    arm: ArmConfig
+    cfg: TrainConfig
+    model: SimpleBaseline
+    opt: torch.optim.Optimizer
+    seal: AlternatingWrapper | None
+    gamma: float
+
+    def step(self, xb: Tensor, yb: Tensor, step: int) -> Tensor:
+        """One step on a batch ``xb (B, 17, 2)``, ``yb (B, 17, 3)`` (metres) at global step
+        ``step`` (sets the learning rate); returns the detached supervised loss (metres)."""
+        cfg, arm, model, opt = self.cfg, self.arm, self.model, self.opt
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * self.gamma**step
+        pred = model(xb)
+        loss_sup = (pred - yb).norm(dim=-1).mean()
+        loss = loss_sup
+        if arm.w_bone:
+            loss = loss + arm.w_bone * bone_length_loss(pred, yb, "h36m17")
+        if arm.w_sym:
+            loss = loss + arm.w_sym * symmetry_loss(pred, "h36m17")
+        if self.seal is not None:
+            loss = self.seal(loss, xb, pred, yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        return loss_sup.detach()
+
+
+def build_arm(arm: ArmConfig, x2d: Tensor, cfg: TrainConfig, seed: int, total_steps: int,
+              log_every: int = 200) -> ArmRun:
+    """The model (input statistics from ``x2d (N, 17, 2)``), Adam, the wrapper of a SEAL arm and
+    the exponential learning-rate decay over ``total_steps``."""
+    device = torch.device(cfg.device)
+    model = SimpleBaseline("h36m17", cfg.width, cfg.blocks, cfg.dropout).to(device)
+    model.set_input_stats(x2d.to(device))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    seal = None
+    if arm.seal:
+        kw: dict[str, Any] = {"seed": seed, "log_every": log_every}
+        kw.update(arm.seal_kwargs)
+        seal = AlternatingWrapper(opt, **kw)
+    gamma = cfg.final_lr_ratio ** (1.0 / max(1, total_steps))
+    return ArmRun(arm, cfg, model, opt, seal, gamma)
 
 
 def _train_arm(
@@ -165,64 +233,80 @@ def _train_arm(
     device: torch.device,
     progress: Callable[[int, int, dict[str, float]], None] | None,
     log_every: int,
+    on_epoch_end: EpochHook | None = None,
 ) -> TrainResult:
     """:func:`train_arm`'s body, run inside its :func:`seeded_rng` block."""
-    model = SimpleBaseline("h36m17", cfg.width, cfg.blocks, cfg.dropout).to(device)
-    model.set_input_stats(x2d.to(device))
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     n = x2d.shape[0]
-    steps_per_epoch = n // cfg.batch_size
-    if cfg.max_steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
-    total = steps_per_epoch * cfg.epochs
-    gamma = cfg.final_lr_ratio ** (1.0 / max(1, total))
-    sk = get_skeleton("h36m17")
-    seal = None
-    if arm.seal:
-        kw = {"seed": seed, "log_every": log_every}
-        kw.update(arm.seal_kwargs)
-        seal = AlternatingWrapper(opt, **kw)
+    per_epoch = steps_per_epoch(n, cfg)
+    total = per_epoch * cfg.epochs
+    run = build_arm(arm, x2d, cfg, seed, total, log_every)
     history: list[dict[str, float]] = []
+    epochs: list[dict[str, float]] = []
     step_times: list[float] = []
     step = 0
     for epoch in range(cfg.epochs):
-        model.train()
+        run.model.train()
         order = epoch_order(n, seed, epoch)
-        for b in range(steps_per_epoch):
+        for b in range(per_epoch):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             xb, yb = x2d[idx].to(device), y3d[idx].to(device)
             t0 = time.perf_counter()
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * gamma**step
-            pred = model(xb)
-            loss_sup = (pred - yb).norm(dim=-1).mean()
-            loss = loss_sup
-            if arm.w_bone:
-                loss = loss + arm.w_bone * bone_length_loss(pred, yb, sk)
-            if arm.w_sym:
-                loss = loss + arm.w_sym * symmetry_loss(pred, sk)
-            if seal is not None:
-                loss = seal(loss, xb, pred, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
+            loss_sup = run.step(xb, yb, step)
             step_times.append(time.perf_counter() - t0)
-            if step % log_every == 0 or b == steps_per_epoch - 1:
-                rec = {"step": step, "epoch": epoch, "loss_sup_mm": float(loss_sup.detach()) * 1000}
-                if seal is not None:
-                    rec.update({f"seal_{k}": v for k, v in seal.stats.items()})
+            if step % log_every == 0 or b == per_epoch - 1:
+                rec = {"step": step, "epoch": epoch, "loss_sup_mm": float(loss_sup) * 1000}
+                if run.seal is not None:
+                    rec.update({f"seal_{k}": v for k, v in run.seal.stats.items()})
                 history.append(rec)
                 if progress is not None:
                     progress(step, total, rec)
             step += 1
+        if on_epoch_end is not None:
+            extra = on_epoch_end(epoch, run.model)
+            if extra:
+                epochs.append({"epoch": epoch, **extra})
     warm = step_times[min(20, len(step_times) // 10) :] or step_times
     return TrainResult(
-        model=model,
+        model=run.model,
         step_time_s=float(np.median(warm)) if warm else math.nan,
         history=history,
-        seal_state=seal.state_dict() if seal is not None else None,
+        seal_state=run.seal.state_dict() if run.seal is not None else None,
+        epochs=epochs,
     )
+
+
+def interleaved_step_times(
+    arms: list[ArmConfig],
+    x2d: Tensor,
+    y3d: Tensor,
+    cfg: TrainConfig,
+    seed: int,
+    steps: int = 60,
+    warmup: int = 5,
+) -> dict[str, list[float]]:
+    """Training-step wall times (seconds) of several arms measured **interleaved** in this
+    process: each round runs one step of every arm on the same batch, the arms' order rotating
+    per round, so a change in machine load hits every arm alike (unlike arms trained minutes
+    apart). Returns ``{arm name: [seconds per step]}`` (``steps`` rounds after ``warmup``)."""
+    device = torch.device(cfg.device)
+    with seeded_rng(seed, device):
+        runs = [build_arm(a, x2d, cfg, seed, max(1, steps + warmup), log_every=10**9)
+                for a in arms]
+        for r in runs:
+            r.model.train()
+        order = epoch_order(x2d.shape[0], seed, 0)
+        times: dict[str, list[float]] = {a.name: [] for a in arms}
+        for i in range(steps + warmup):
+            j = (i * cfg.batch_size) % max(1, x2d.shape[0] - cfg.batch_size)
+            idx = order[j : j + cfg.batch_size]
+            xb, yb = x2d[idx].to(device), y3d[idx].to(device)
+            k = i % len(runs)
+            for r in runs[k:] + runs[:k]:
+                t0 = time.perf_counter()
+                r.step(xb, yb, i)
+                if i >= warmup:
+                    times[r.arm.name].append(time.perf_counter() - t0)
+    return times
 
 
 @torch.no_grad()
