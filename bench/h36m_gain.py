@@ -9,12 +9,22 @@ and budget, then scores every model on
 
 and writes a table (stdout), ``bench/results/h36m_gain.json`` and ``bench/results/h36m_gain.png``.
 
-    python bench/h36m_gain.py --data-root ../shared/data            # default budget (~30 min)
-    python bench/h36m_gain.py --data-root ../shared/data --epochs 20 --every 1   # longer
+    python bench/h36m_gain.py --data-root ../shared/data --jobs 2   # headline budget
+    python bench/h36m_gain.py --data-root ../shared/data --quick     # the old short budget
     python bench/h36m_gain.py --validate ...   # choose settings: train S1/5/6/7, score on S8
+    python bench/h36m_gain.py --from-fronts bench/results/fronts/fronts.json --jobs 2
+
+Budget: by default the converged regime, 10 epochs over every 10 Hz training frame (the plain
+arm's MPJPE over its last epochs is printed, to show how far from converged it is); ``--quick``
+is the short budget used before (4 epochs over every 4th frame, about one pass).
 
 Arms: ``plain``; ``explicit`` (+ per-sample bone-length and symmetry losses); ``seal`` (+ lambda *
-learned energy, AlternatingWrapper); ``seal+explicit``. Differences are paired per seed.
+learned energy, AlternatingWrapper); ``seal+explicit``; or, with ``--from-fronts``, plain and the
+settings the S8 fronts chose (``bench/h36m_fronts.py``; its loss-nets replaced by the shipped
+weights trained on S1-S8). Differences are paired per seed. Runs are jobs over (arm, seed),
+``--jobs`` at a time; each finished run is appended to ``OUT.runs.jsonl`` (``--resume`` skips
+those already there). The step-time ratios come from a separate **interleaved** measurement
+(every arm's step in turn, in one process), not from arms trained minutes apart.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seal_variants import VARIANTS, seal_variant, total_steps  # noqa: E402
+from seal_variants import VARIANTS, seal_variant  # noqa: E402
 
 VALIDATION_WEIGHTS = "bench/cache/h36m17-graphormer-S1S5S6S7.safetensors"
 
@@ -53,6 +63,7 @@ from sealloss.experiment import (  # noqa: E402
     EvalSet,
     TrainConfig,
     evaluate_model,
+    interleaved_step_times,
     train_arm,
 )
 from sealloss.nn import GraphormerLossNet  # noqa: E402
@@ -93,7 +104,33 @@ def _describe(kw: dict) -> dict:
     return out
 
 
+def fronts_arms(path: str, seed: int, n_train: int, cfg: TrainConfig) -> list[ArmConfig]:
+    """Plain and the settings ``bench/h36m_fronts.py`` chose on S8 (its summary's ``chosen``),
+    by the rule written there: plain, explicit, static-graph, the better of static-dsm and
+    dsm-decay by S8 MPJPE, and the authors' recipe if its front was run. The S8-free loss-nets
+    of the fronts become the shipped weights (S1-S8): ``h36m17`` and ``h36m17-dsm``."""
+    from h36m_fronts import settings
+
+    summary = json.loads(Path(path).read_text())["summary"]
+    chosen, rows = summary["chosen"], summary["rows"]
+    picked = [chosen[f] for f in ("explicit", "static-graph", "authors") if f in chosen]
+    dsm = [(rows[chosen[f]]["MPJPE"]["mean"], rows[chosen[f]]["BSLE"]["mean"], chosen[f])
+           for f in ("static-dsm", "dsm-decay") if f in chosen]
+    if dsm:
+        best = min(m for m, _, _ in dsm)
+        picked.append(min((b, n) for m, b, n in dsm if m <= best + 0.05)[1])
+    arms = [ArmConfig("plain")]
+    for name in picked:
+        fam = rows[name]["family"]
+        for setting, _, arm in settings(fam, seed, n_train, cfg, "h36m17", "h36m17-dsm"):
+            if setting == name:
+                arms.append(arm)
+    return arms
+
+
 def make_arms(args: argparse.Namespace, seed: int, n_train: int) -> list[ArmConfig]:
+    if args.from_fronts:
+        return fronts_arms(args.from_fronts, seed, n_train, train_config(args))
     arms = {
         "plain": lambda: ArmConfig("plain"),
         "explicit": lambda: ArmConfig("explicit", w_bone=args.w_bone, w_sym=args.w_sym),
@@ -136,8 +173,10 @@ def load_sets(args: argparse.Namespace):
     return x, y, sets
 
 
-def summarise(results: dict, arms: list[str], seeds: list[int]) -> dict:
-    """Mean/std per arm and paired differences against plain, per test set and metric."""
+def summarise(results: dict, arms: list[str], seeds: list[int], cost: dict | None = None) -> dict:
+    """Mean/std per arm and paired differences against plain, per test set and metric; the
+    training step times (as trained, not comparable between arms) and, from ``cost`` (the
+    interleaved measurement, :func:`step_cost`), the step-time ratios."""
     out: dict = {}
     sets = list(next(iter(results.values()))["eval"].keys())
     for s in sets:
@@ -164,18 +203,48 @@ def summarise(results: dict, arms: list[str], seeds: list[int]) -> dict:
             [results[f"{arms[0]}/{sd}"]["eval"][s]["LSE_gt"] for sd in seeds])
     times = {a: [results[f"{a}/{sd}"]["step_time_s"] for sd in seeds] for a in arms}
     out["step_time_ms"] = {a: 1000 * statistics.fmean(t) for a, t in times.items()}
-    if "plain" in arms:
-        out["step_time_ratio"] = {
-            a: statistics.fmean([t / p for t, p in zip(times[a], times["plain"])]) for a in arms
-        }
+    if cost:
+        out["step_time_ratio"] = {a: cost[a]["ratio_of_medians"] for a in arms if a in cost}
+        out["step_cost_interleaved"] = cost
+    return out
+
+
+def convergence(results: dict, seeds: list[int], arm: str = "plain", last: int = 3) -> dict:
+    """How far from converged ``arm`` is: its per-epoch MPJPE on the first test set over the
+    last ``last`` epochs (per seed), the mean improvement of the last epoch and the seed spread
+    (std over seeds) of its final MPJPE."""
+    curves = {sd: [e["MPJPE"] for e in results[f"{arm}/{sd}"].get("epochs", [])] for sd in seeds}
+    if not all(len(c) >= 2 for c in curves.values()):
+        return {}
+    gains = [c[-2] - c[-1] for c in curves.values()]
+    finals = [c[-1] for c in curves.values()]
+    return {"arm": arm, "last_epochs_MPJPE": {sd: c[-last:] for sd, c in curves.items()},
+            "last_epoch_improvement_mm": statistics.fmean(gains),
+            "final_seed_spread_mm": statistics.stdev(finals) if len(finals) > 1 else 0.0}
+
+
+def step_cost(arms: list[ArmConfig], x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig,
+              steps: int) -> dict:
+    """Step-time ratio of each arm to plain from one interleaved measurement
+    (:func:`sealloss.experiment.interleaved_step_times`): ratio of the medians and the
+    quartiles of the per-round ratios."""
+    times = interleaved_step_times(arms, x, y, cfg, seed=0, steps=steps)
+    base = times["plain"]
+    out = {}
+    for name, t in times.items():
+        ratios = sorted(a / b for a, b in zip(t, base))
+        q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        out[name] = {"median_ms": 1000 * statistics.median(t),
+                     "ratio_of_medians": statistics.median(t) / statistics.median(base),
+                     "ratio_q1": q[0], "ratio_q3": q[2], "rounds": len(t)}
     return out
 
 
 def format_table(summary: dict, arms: list[str]) -> str:
     lines = []
     for s, rows in summary.items():
-        if s.startswith("step_time"):
-            continue
+        if not (isinstance(rows, dict) and "_gt_LSE_mm" in rows):
+            continue  # step times, cost, convergence
         lines.append(f"\n### {s}  (ground truth's own LSE: {rows['_gt_LSE_mm']:.2f} mm)\n")
         lines.append("| arm | " + " | ".join(METRICS) + " |")
         lines.append("|---" * (len(METRICS) + 1) + "|")
@@ -189,10 +258,14 @@ def format_table(summary: dict, arms: list[str]) -> str:
                     c += f" (Δ {d['mean']:+.2f} ± {d['std']:.2f}, {d['relative_pct']:+.1f}%)"
                 cells.append(c)
             lines.append(f"| {a} | " + " | ".join(cells) + " |")
-    lines.append("\n| arm | step time (ms) | ratio to plain |\n|---|---|---|")
+    cost = summary.get("step_cost_interleaved", {})
+    lines.append("\n| arm | step time in training (ms) | interleaved ratio to plain (IQR) |"
+                 "\n|---|---|---|")
     for a in arms:
-        ratio = summary.get("step_time_ratio", {}).get(a, float("nan"))
-        lines.append(f"| {a} | {summary['step_time_ms'][a]:.1f} | {ratio:.2f}x |")
+        c = cost.get(a)
+        ratio = (f"{c['ratio_of_medians']:.2f}x ({c['ratio_q1']:.2f}-{c['ratio_q3']:.2f})"
+                 if c else "not measured")
+        lines.append(f"| {a} | {summary['step_time_ms'][a]:.1f} | {ratio} |")
     return "\n".join(lines)
 
 
@@ -202,7 +275,7 @@ def plot(summary: dict, arms: list[str], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sets = [s for s in summary if not s.startswith("step_time")]
+    sets = [s for s, v in summary.items() if isinstance(v, dict) and "_gt_LSE_mm" in v]
     fig, axes = plt.subplots(len(sets), 4, figsize=(14, 3.2 * len(sets)), squeeze=False)
     for i, s in enumerate(sets):
         for j, m in enumerate(("MPJPE", "P-MPJPE", "LSE", "BSLE")):
@@ -224,40 +297,41 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
                        max_steps_per_epoch=args.max_steps_per_epoch)
 
 
-def run_seed(args: argparse.Namespace, seed: int, show_progress: bool) -> dict:
-    """Train and score every arm for one seed (arms back to back, same data order)."""
+_DATA: dict = {}
+
+
+def _load(args: argparse.Namespace) -> None:
+    """Load the training pairs and the test sets once per process."""
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
-    t_load = time.perf_counter()
-    x, y, sets = load_sets(args)
-    print(f"[seed {seed}] train pairs {x.shape[0]}, loaded in {time.perf_counter() - t_load:.1f} "
-          "s; test sets: " + ", ".join(f"{k} ({v.x2d.shape[0]})" for k, v in sets.items()),
-          flush=True)
+    _DATA["x"], _DATA["y"], _DATA["sets"] = load_sets(args)
+
+
+def run_one(args: argparse.Namespace, arm_name: str, seed: int) -> dict:
+    """Train and score one arm for one seed (in a worker process)."""
+    if not _DATA:
+        _load(args)
+    x, y, sets = _DATA["x"], _DATA["y"], _DATA["sets"]
     cfg = train_config(args)
-    results: dict = {}
+    arm = next(a for a in make_arms(args, seed, x.shape[0]) if a.name == arm_name)
+    first = next(iter(sets))
+
+    def per_epoch(epoch: int, model: torch.nn.Module) -> dict:
+        return {"MPJPE": evaluate_model(model, {first: sets[first]})[first]["MPJPE"]}
+
     t0 = time.perf_counter()
-    for arm in make_arms(args, seed, x.shape[0]):
-        if arm.seal and "seal_settings" not in results:
-            results["seal_settings"] = _describe(arm.seal_kwargs)
-        bar = tqdm(total=total_steps(x.shape[0], cfg), desc=f"{arm.name} seed {seed}", leave=False,
-                   disable=not show_progress)
+    res = train_arm(arm, x, y, cfg, seed, on_epoch_end=per_epoch)
+    ev = evaluate_model(res.model, sets)
+    out = {"arm": arm.name, "seed": seed, "eval": ev, "step_time_s": res.step_time_s,
+           "history": res.history[-5:], "epochs": res.epochs,
+           "minutes": (time.perf_counter() - t0) / 60}
+    if arm.seal:
+        out["seal_settings"] = _describe(arm.seal_kwargs)
+    return out
 
-        def progress(step, total, rec, bar=bar):
-            bar.n = step + 1
-            bar.set_postfix(loss=f"{rec['loss_sup_mm']:.1f}mm")
-            bar.refresh()
 
-        res = train_arm(arm, x, y, cfg, seed, progress=progress)
-        bar.close()
-        ev = evaluate_model(res.model, sets)
-        key = f"{arm.name}/{seed}"
-        results[key] = {"eval": ev, "step_time_s": res.step_time_s,
-                        "history": res.history[-5:]}
-        first = next(iter(ev))
-        print(f"{key}: {first} MPJPE {ev[first]['MPJPE']:.2f} LSE {ev[first]['LSE']:.2f} "
-              f"BSLE {ev[first]['BSLE']:.2f} step {1000 * res.step_time_s:.1f} ms "
-              f"[{(time.perf_counter() - t0) / 60:.1f} min]", flush=True)
-    return results
+def _star(job: tuple) -> dict:
+    return run_one(*job)
 
 
 def main() -> None:
@@ -265,8 +339,12 @@ def main() -> None:
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--arms", nargs="+", default=["plain", "explicit", "seal", "seal+explicit"])
-    ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--every", type=int, default=4, help="keep every n-th 10 Hz training frame")
+    ap.add_argument("--from-fronts", default=None,
+                    help="arms: plain and the settings bench/h36m_fronts.py chose on S8 (its JSON)")
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--every", type=int, default=1, help="keep every n-th 10 Hz training frame")
+    ap.add_argument("--quick", action="store_true",
+                    help="the short budget: 4 epochs over every 4th frame (about one pass)")
     ap.add_argument("--test-every", type=int, default=4)
     ap.add_argument("--width", type=int, default=512)
     ap.add_argument("--batch-size", type=int, default=256)
@@ -284,38 +362,68 @@ def main() -> None:
     ap.add_argument("--lossnet-layers", type=int, default=None, help="override the variant's")
     ap.add_argument("--w-bone", type=float, default=0.1, help="chosen on S8 validation")
     ap.add_argument("--w-sym", type=float, default=0.1, help="chosen on S8 validation")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads per process")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
     ap.add_argument("--jobs", type=int, default=1,
-                    help="seeds trained in parallel processes (use --threads 1 --jobs 2 on 2 "
-                         "cores); each seed's arms still run back to back in one process")
+                    help="(arm, seed) runs trained in parallel processes (2 on 2 cores)")
+    ap.add_argument("--cost-steps", type=int, default=40,
+                    help="rounds of the interleaved step-time measurement (0: skip it)")
     ap.add_argument("--validate", action="store_true",
                     help="train on S1/S5/S6/S7 and score on S8 only (for choosing settings)")
+    ap.add_argument("--resume", action="store_true", help="skip runs already in OUT.runs.jsonl")
     ap.add_argument("--out", default="bench/results/h36m_gain")
     args = ap.parse_args()
+    if args.quick:
+        args.epochs, args.every = 4, 4
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
-
-    t0 = time.perf_counter()
-    if args.jobs > 1:
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(min(args.jobs, len(args.seeds))) as pool:
-            parts = pool.starmap(run_seed, [(args, seed, False) for seed in args.seeds])
-    else:
-        parts = [run_seed(args, seed, True) for seed in args.seeds]
-    results: dict = {}
-    settings = None
-    for part in parts:
-        settings = part.pop("seal_settings", settings)
-        results.update(part)
-    names = list(args.arms)
-    summary = summarise(results, names, args.seeds)
-    table = format_table(summary, names)
-    print(table)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    log_path = Path(str(out) + ".runs.jsonl")
+
+    t0 = time.perf_counter()
+    names = [a.name for a in make_arms(args, args.seeds[0], 10**6)]
+    runs: dict = {}
+    if args.resume and log_path.is_file():
+        for line in log_path.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                runs[f"{r['arm']}/{r['seed']}"] = r
+    jobs = [(args, a, sd) for sd in args.seeds for a in names if f"{a}/{sd}" not in runs]
+    print(f"{len(jobs)} runs to do ({len(runs)} already done); arms: {', '.join(names)}",
+          flush=True)
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(max(1, args.jobs), initializer=_load, initargs=(args,)) as pool, \
+            log_path.open("a") as log:
+        for r in tqdm(pool.imap_unordered(_star, jobs), total=len(jobs), desc="runs"):
+            runs[f"{r['arm']}/{r['seed']}"] = r
+            log.write(json.dumps(r, default=str) + "\n")
+            log.flush()
+            first = next(iter(r["eval"]))
+            ev = r["eval"][first]
+            tqdm.write(f"{r['arm']}/{r['seed']}: {first} MPJPE {ev['MPJPE']:.2f} LSE "
+                       f"{ev['LSE']:.2f} BSLE {ev['BSLE']:.2f} ({r['minutes']:.1f} min) "
+                       f"[{(time.perf_counter() - t0) / 60:.1f} min]")
+    settings = {r["arm"]: r["seal_settings"] for r in runs.values() if "seal_settings" in r}
+    results = {k: v for k, v in runs.items() if k.split("/")[0] in names}
+    cost = None
+    if args.cost_steps > 0:
+        x, y, _ = load_sets(args)
+        arms = make_arms(args, args.seeds[0], x.shape[0])
+        cost = step_cost(arms, x, y, train_config(args), args.cost_steps)
+    summary = summarise(results, names, args.seeds, cost)
+    conv = convergence(results, args.seeds) if "plain" in names else {}
+    summary["convergence_plain"] = conv
+    table = format_table(summary, names)
+    print(table)
+    if conv:
+        print(f"\nplain arm, MPJPE on the first test set over its last epochs (per seed): "
+              f"{conv['last_epochs_MPJPE']}; last-epoch improvement "
+              f"{conv['last_epoch_improvement_mm']:.2f} mm against a seed spread of "
+              f"{conv['final_seed_spread_mm']:.2f} mm")
     meta = {
+        "command": " ".join(sys.argv),
         "args": vars(args),
-        "seal_variant": args.seal_variant,
+        "seal_variant": None if args.from_fronts else args.seal_variant,
         "seal_settings": settings,
         "train_config": vars(train_config(args)),
         "machine": {"threads": args.threads, "jobs": args.jobs, "device": "cpu",
