@@ -8,10 +8,17 @@ Each patch adds, at fixed places of the upstream script:
    the patched script trains exactly like the original.
 3. In the loop: ``loss_total = seal(loss_total, inputs_2d, predicted_3d, target_3d)`` (or, for
    MixSTE/KTPFormer, ``seal.energy_term(...).backward(retain_graph=True)``).
-4. ``save_sidecar(seal, checkpoint_path)`` beside each checkpoint: the loss-net goes into its own
-   files, never into the backbone's ``state_dict``: ``<stem>.seal.safetensors`` (weights and
-   config; usable as ``--seal-lossnet`` later) and ``<stem>.seal-state.pt`` (the wrapper's full
-   state for ``--seal-resume``: loss-net optimizer, counters, auto-lambda, RNG).
+4. ``save_sidecar(seal, checkpoint_path)`` beside every checkpoint the script writes (periodic,
+   latest and best): the loss-net goes into its own files, never into the backbone's
+   ``state_dict``: ``<stem>.seal.safetensors`` (weights and config; usable as ``--seal-lossnet``
+   later) and ``<stem>.seal-state.pt`` (the wrapper's full state: loss-net and its optimizer,
+   counters, auto-lambda, RNG).
+
+Resume: the patch passes the checkpoint the upstream script resumes from as ``resume_from=``, so
+the upstream's own resume flag brings the wrapper back from that checkpoint's
+``.seal-state.pt`` too. A missing state file is an error (:class:`~sealloss.errors.
+CheckpointError`), never a silent restart of the loss-net and lambda; ``--seal-resume fresh``
+restarts them on purpose and ``--seal-resume PATH`` takes the state from another file.
 """
 
 from __future__ import annotations
@@ -27,11 +34,12 @@ from sealloss.defaults import RECOMMENDED
 from . import get
 
 __all__ = ["add_arguments", "from_args", "parse_lambda", "PassThrough", "sidecar_path",
-           "state_path", "save_sidecar", "load_state"]
+           "state_path", "save_sidecar", "load_state", "FRESH"]
 
 logger = logging.getLogger(__name__)
 
 MODES = ("dynamic", "static", "warm")
+FRESH = "fresh"  # --seal-resume value: restart the wrapper even though the backbone resumes
 
 
 def parse_lambda(text: str | float) -> float | str:
@@ -102,7 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument("--seal-frames", type=int, default=8,
                    help="frames scored per clip for seq2seq models (0 = all)")
     g.add_argument("--seal-resume", default="",
-                   help="wrapper state (<checkpoint>.seal-state.pt) to resume from")
+                   help="wrapper state to resume from; by default the <checkpoint>.seal-state.pt "
+                        "beside the checkpoint the script itself resumes from; 'fresh' restarts "
+                        "the loss-net and lambda on purpose")
     return parser
 
 
@@ -124,7 +134,12 @@ class PassThrough:
 
 
 def from_args(
-    args: argparse.Namespace, optimizer: torch.optim.Optimizer, backbone: str, **adapter_kwargs
+    args: argparse.Namespace,
+    optimizer: torch.optim.Optimizer,
+    backbone: str,
+    *,
+    resume_from: str | os.PathLike | None = None,
+    **adapter_kwargs: object,
 ) -> object:
     """Build the training wrapper from the parsed ``--seal*`` flags (or a :class:`PassThrough`).
 
@@ -132,6 +147,15 @@ def from_args(
         args: the namespace holding the flags added by :func:`add_arguments`.
         optimizer: the backbone's optimizer (the wrapper never steps it).
         backbone: adapter name (``sealloss.adapters.get(backbone, **adapter_kwargs)``).
+        resume_from: the backbone checkpoint the upstream script resumes from (``None`` or
+            ``""`` when it starts afresh). The wrapper state saved beside it by
+            :func:`save_sidecar` is loaded, so the upstream's own resume flag restores the
+            loss-net, its optimizer and lambda as well.
+
+    Raises:
+        CheckpointError: ``resume_from`` is given but its ``.seal-state.pt`` is missing (pass
+            ``--seal-resume fresh`` to restart the wrapper on purpose), or the state file is
+            damaged.
 
     The loss-net goes to ``cuda`` when CUDA is available (where every upstream script puts its
     outputs), else stays on the CPU.
@@ -156,12 +180,37 @@ def from_args(
         # upstream scripts (DataParallel included) put their outputs on cuda:0 when available
         device="cuda" if torch.cuda.is_available() else None,
     )
-    resume = getattr(args, "seal_resume", "")
+    resume = _resume_source(str(getattr(args, "seal_resume", "") or ""), resume_from)
     if resume:
         load_state(seal, resume)
         logger.info("sealloss: wrapper state resumed from %s", resume)
     logger.info("sealloss: %r", seal)
     return seal
+
+
+def _resume_source(flag: str, resume_from: str | os.PathLike | None) -> str:
+    """The wrapper state file to load (``""``: none): ``--seal-resume`` wins, then the state
+    beside the backbone checkpoint the script resumes from."""
+    if flag.strip().lower() == FRESH:
+        if resume_from:
+            logger.warning("sealloss: --seal-resume fresh: the backbone resumes from %s but the "
+                           "loss-net and lambda restart", os.fspath(resume_from))
+        return ""
+    if flag:
+        return flag
+    if not resume_from:
+        return ""
+    path = state_path(os.fspath(resume_from))
+    if not os.path.isfile(path):
+        from sealloss.errors import CheckpointError
+
+        raise CheckpointError(
+            f"sealloss: the script resumes from {os.fspath(resume_from)!r} but the wrapper state "
+            f"beside it, {path!r}, is missing, so the loss-net and lambda would silently restart. "
+            f"Pass --seal-resume PATH to load the state from another file, or --seal-resume "
+            f"{FRESH} to restart them on purpose."
+        )
+    return path
 
 
 def _stem(checkpoint_path: str) -> str:

@@ -1,9 +1,13 @@
 """Shared harness of the per-backbone smoke runners (``examples/<backbone>/smoke.py``).
 
 A runner imports the upstream **model class** from a user's checkout (never the upstream training
-script), builds inputs of the upstream shapes from a small slice of the shared Human3.6M data
-through the adapter's ``to_upstream_*``, and runs a few CPU training steps through the adapter
-and :class:`sealloss.AlternatingWrapper`. It checks, on the first batch:
+script), builds inputs of the upstream shapes through the adapter's ``to_upstream_*`` from a
+small slice of real motion, and runs a few CPU training steps through the adapter and
+:class:`sealloss.AlternatingWrapper`. The motion is, by default (``--data embedded``), the CMU
+clips shipped inside sealloss (``sealloss.data.embedded``: H36M-17, four virtual cameras), so a
+runner needs no download; ``--data FOLDER`` reads Human3.6M from ``FOLDER/h36m/`` in this
+repository's own 10 Hz format instead (research data, not distributed). It checks, on the first
+batch:
 
 - the wrapper with ``lam=0`` leaves the backbone's gradients equal to the plain loss's;
 - the wrapper with ``lam>0`` changes them (the energy term reaches the backbone);
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import subprocess
 import sys
 import time
@@ -30,6 +35,7 @@ import torch
 EXAMPLES = Path(__file__).resolve().parent
 REPO = EXAMPLES.parent
 STUBS = EXAMPLES / "_stubs"
+EMBEDDED = "embedded"  # --data value: the CMU clips shipped in sealloss (no download)
 
 
 # --------------------------------------------------------------------------- setup
@@ -40,8 +46,9 @@ def parse_args(
     """Common flags (``--upstream``, ``--data``, ``--steps`` ...); ``extra`` adds more."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--upstream", type=Path, required=True, help="checkout of the pinned commit")
-    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
-                    help="shared data folder (holds h36m/)")
+    ap.add_argument("--data", default=EMBEDDED,
+                    help="'embedded' (default): the CMU clips shipped in sealloss, no download; "
+                         "or a folder holding h36m/ in this repository's 10 Hz format")
     ap.add_argument("--steps", type=int, default=3, help="training steps after the checks")
     ap.add_argument("--batch", type=int, default=int(defaults.get("batch", 4)))
     ap.add_argument("--frames", type=int, default=int(defaults.get("frames", 27)),
@@ -59,6 +66,15 @@ def parse_args(
     if not args.upstream.is_dir():
         ap.error(f"--upstream {args.upstream} is not a directory")
     return args
+
+
+def require(*modules: str, backbone: str) -> None:
+    """Exit with a one-line ``pip install`` hint when a package the upstream model modules import
+    (and that has no stand-in under ``_stubs/``) is missing."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        sys.exit(f"FAIL {backbone}: the upstream modules this runner imports need "
+                 f"{', '.join(missing)}: pip install {' '.join(missing)}")
 
 
 def add_upstream(path: Path) -> Path:
@@ -111,9 +127,15 @@ class Slice:
     index: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.int64))
 
 
-def load_slice(data: Path, frames: int, subjects=("S1",), actions=("Walking", "Eating"),
+def load_slice(data: str | Path, frames: int, subjects=("S1",), actions=("Walking", "Eating"),
                cameras=(0, 1)) -> Slice:
-    """GT-projected pairs of a few sequences and the ``(M, frames)`` windows over them."""
+    """GT-projected pairs of a few sequences and the ``(M, frames)`` windows over them.
+
+    ``data`` is :data:`EMBEDDED` (the CMU clips shipped in sealloss; ``subjects`` and
+    ``actions`` do not apply) or a folder holding ``h36m/``.
+    """
+    if str(data) == EMBEDDED:
+        return embedded_slice(frames, cameras)
     from sealloss.data.h36m import CAMERA_ORDER, h36m_pairs, load_h36m
     from sealloss.data.windows import window_index
 
@@ -121,6 +143,22 @@ def load_slice(data: Path, frames: int, subjects=("S1",), actions=("Walking", "E
     pairs = h36m_pairs(list(subjects), cameras=list(cameras), actions=list(actions), dataset=ds)
     focal = np.array([ds.cameras[s][CAMERA_ORDER[c]].f.mean()
                       for s, c in zip(pairs["subject"], pairs["camera"])])
+    idx = window_index(pairs, frames, stride=max(1, frames // 3), pad="edge")
+    return Slice(pairs["x2d"], pairs["y3d"], pairs["root_cam"], focal,
+                 pairs["res_w"].astype(np.float64), idx)
+
+
+def embedded_slice(frames: int, cameras=(0, 1)) -> Slice:
+    """The embedded CMU pairs (all six clips, the given virtual cameras) as a :class:`Slice`."""
+    from sealloss.data.embedded import EMBEDDED_FILE, load_embedded
+    from sealloss.data.windows import window_index
+
+    pairs = load_embedded(split=None)
+    keep = np.isin(pairs["camera"], list(cameras))
+    pairs = {k: v[keep] for k, v in pairs.items()}
+    with np.load(EMBEDDED_FILE) as z:
+        cam_f = z["cam_f"]  # (clips, cameras, 2) pixels
+    focal = cam_f[pairs["seq_id"], pairs["camera"]].mean(-1).astype(np.float64)
     idx = window_index(pairs, frames, stride=max(1, frames // 3), pad="edge")
     return Slice(pairs["x2d"], pairs["y3d"], pairs["root_cam"], focal,
                  pairs["res_w"].astype(np.float64), idx)

@@ -1,13 +1,14 @@
 """CPU smoke run: ``KTPFormer`` + the sealloss wrapper (separate energy backward).
 
-    python examples/ktpformer/smoke.py --upstream /path/to/KTPFormer [--data ../shared/data]
+    python examples/ktpformer/smoke.py --upstream /path/to/KTPFormer [--data embedded|FOLDER]
 
 Imports the model class, the upstream adjacency builders and loss functions from the checkout
 (stand-in ``timm`` when the real one does not import), builds the spatial adjacency from the
 H36M-17 parents and the temporal chain adjacency as upstream does, makes 27-frame clips from the
-shared Human3.6M data (the model's in-place add on a ReLU output is worked around with
-``clone_module_outputs``, as in the patch) and back-propagates like MixSTE
-(``loss.backward(loss.clone().detach())`` after ``seal.energy_term(...).backward(...)``).
+motion clips shipped in sealloss (``--data``, default ``embedded``: no download) (the model's
+in-place add on a ReLU output is worked around with ``clone_module_outputs``, as in the patch) and
+back-propagates like MixSTE (``loss.backward(loss.clone().detach())`` after
+``seal.energy_term(...).backward(...)``).
 """
 
 from __future__ import annotations
@@ -25,11 +26,15 @@ from sealloss.adapters.ktpformer import clone_module_outputs  # noqa: E402
 
 from sealloss.skeleton import get_skeleton  # noqa: E402
 
+# third-party packages the upstream modules imported below need (no stand-in for them)
+REQUIRES: tuple[str, ...] = ("einops", "matplotlib", "scipy")
+
 W_MPJPE = [1, 1, 2.5, 2.5, 1, 2.5, 2.5, 1, 1, 1, 1.5, 1.5, 4, 4, 1.5, 4, 4]
 
 
 def main() -> None:
     args = sc.parse_args(__doc__.splitlines()[0], batch=2, frames=27)
+    sc.require(*REQUIRES, backbone="ktpformer")
     sc.add_upstream(args.upstream)
     stubs = sc.ensure_importable("einops", "timm")
     from common.graph_utils import adj_mx_from_skeleton_3dhp, adj_mx_from_skeleton_temporal

@@ -1,12 +1,13 @@
 """CPU smoke run: MixSTE's ``MixSTE2`` + the sealloss wrapper (separate energy backward).
 
-    python examples/mixste/smoke.py --upstream /path/to/MixSTE [--data ../shared/data]
+    python examples/mixste/smoke.py --upstream /path/to/MixSTE [--data embedded|FOLDER]
 
 Imports the model class and the loss functions from the checkout (stand-ins for ``timm`` and the
-unused ``local_attention`` when the real ones do not import), builds 27-frame clips from the
-shared Human3.6M data, re-composes the upstream loss (weighted MPJPE + 0.5 temporal consistency +
-2 velocity) and back-propagates it the upstream way, ``loss.backward(loss.clone().detach())``,
-after ``seal.energy_term(...).backward(retain_graph=True)`` (the patch's hook).
+unused ``local_attention`` when the real ones do not import), builds 27-frame clips from the motion
+clips shipped in sealloss (``--data``, default ``embedded``: no download), re-composes the upstream
+loss (weighted MPJPE + 0.5 temporal consistency + 2 velocity) and back-propagates it the upstream
+way, ``loss.backward(loss.clone().detach())``, after
+``seal.energy_term(...).backward(retain_graph=True)`` (the patch's hook).
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import smoke_common as sc  # noqa: E402
 from sealloss.adapters import get  # noqa: E402
 
+# third-party packages the upstream modules imported below need (no stand-in for them)
+REQUIRES: tuple[str, ...] = ("einops", "matplotlib")
+
 # per-joint weights of the upstream weighted MPJPE (H36M-17), stated in BACKBONES.md s.7
 W_MPJPE = [1, 1, 2.5, 2.5, 1, 2.5, 2.5, 1, 1, 1, 1.5, 1.5, 4, 4, 1.5, 4, 4]
 
 
 def main() -> None:
     args = sc.parse_args(__doc__.splitlines()[0], batch=2, frames=27)
+    sc.require(*REQUIRES, backbone="mixste")
     sc.add_upstream(args.upstream)
     stubs = sc.ensure_importable("einops", "timm", "local_attention")
     from common.loss import mean_velocity_error_train, weighted_mpjpe

@@ -1,12 +1,13 @@
 """CPU smoke run: ``MotionAGFormer`` + the sealloss wrapper (2.5D units, scale='gt').
 
     python examples/motionagformer/smoke.py --upstream /path/to/MotionAGFormer \
-        [--data ../shared/data]
+        [--data embedded|FOLDER]
 
-Imports the model class and the loss functions from the checkout (stand-in ``timm`` when the
-real one does not import; ``train.py`` imports wandb and is not used), builds 27-frame clips from
-the shared Human3.6M data with MotionBERT-style 2.5D labels, an XS-like model, and runs the checks
-of ``examples/smoke_common.py``.
+Imports the model class and the loss functions from the checkout (stand-in ``timm`` when the real
+one does not import; ``train.py`` imports wandb and is not used), builds 27-frame clips from the
+motion clips shipped in sealloss (``--data``, default ``embedded``: no download) with
+MotionBERT-style 2.5D labels, an XS-like model, and runs the checks of
+``examples/smoke_common.py``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import smoke_common as sc  # noqa: E402
 from sealloss.adapters import get  # noqa: E402
 
+# third-party packages the upstream modules imported below need (no stand-in for them)
+REQUIRES: tuple[str, ...] = ()
+
 
 def main() -> None:
     args = sc.parse_args(__doc__.splitlines()[0], batch=2, frames=27)
+    sc.require(*REQUIRES, backbone="motionagformer")
     sc.add_upstream(args.upstream)
     stubs = sc.ensure_importable("timm")
     from loss.pose3d import loss_mpjpe, loss_velocity, n_mpjpe

@@ -1,13 +1,13 @@
 """CPU smoke run: MotionBERT's ``DSTformer`` + the sealloss wrapper (2.5D units, scale='gt').
 
-    python examples/motionbert/smoke.py --upstream /path/to/MotionBERT [--data ../shared/data]
+    python examples/motionbert/smoke.py --upstream /path/to/MotionBERT [--data embedded|FOLDER]
 
 Imports the model class and the loss functions from the checkout, builds 27-frame clips from the
-shared Human3.6M data with MotionBERT-style 2.5D labels (screen-normalised projection, depth
-scaled by f / Z_root and 2 / res_w) and (x, y, confidence = 1) inputs, makes the target
-root-relative as the upstream loop does (``rootrel``), and runs the checks of
-``examples/smoke_common.py``. It also reports how far the adapter's 'gt' and 'constant' scale
-policies put the canonical target from the true metric pose.
+motion clips shipped in sealloss (``--data``, default ``embedded``: no download) with
+MotionBERT-style 2.5D labels (screen-normalised projection, depth scaled by f / Z_root and 2 /
+res_w) and (x, y, confidence = 1) inputs, makes the target root-relative as the upstream loop does
+(``rootrel``), and runs the checks of ``examples/smoke_common.py``. It also reports how far the
+adapter's 'gt' and 'constant' scale policies put the canonical target from the true metric pose.
 """
 
 from __future__ import annotations
@@ -23,9 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import smoke_common as sc  # noqa: E402
 from sealloss.adapters import get  # noqa: E402
 
+# third-party packages the upstream modules imported below need (no stand-in for them)
+REQUIRES: tuple[str, ...] = ()
+
 
 def main() -> None:
     args = sc.parse_args(__doc__.splitlines()[0], batch=2, frames=27)
+    sc.require(*REQUIRES, backbone="motionbert")
     sc.add_upstream(args.upstream)
     from lib.model.DSTformer import DSTformer
     from lib.model.loss import loss_mpjpe, loss_velocity, n_mpjpe

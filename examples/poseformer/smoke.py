@@ -1,10 +1,10 @@
 """CPU smoke run: PoseFormer's ``PoseTransformer`` + the sealloss wrapper.
 
-    python examples/poseformer/smoke.py --upstream /path/to/PoseFormer [--data ../shared/data]
+    python examples/poseformer/smoke.py --upstream /path/to/PoseFormer [--data embedded|FOLDER]
 
 Imports the model class and ``mpjpe`` from the checkout (with the stand-in ``timm`` when the real
-one does not import), builds 9-frame windows from the shared Human3.6M data and runs the checks of
-``examples/smoke_common.py``.
+one does not import), builds 9-frame windows from the motion clips shipped in sealloss (``--data``,
+default ``embedded``: no download) and runs the checks of ``examples/smoke_common.py``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import smoke_common as sc  # noqa: E402
 from sealloss.adapters import get  # noqa: E402
 
+# third-party packages the upstream modules imported below need (no stand-in for them)
+REQUIRES: tuple[str, ...] = ("einops",)
+
 
 def main() -> None:
     args = sc.parse_args(__doc__.splitlines()[0], batch=8, frames=9)
+    sc.require(*REQUIRES, backbone="poseformer")
     sc.add_upstream(args.upstream)
     stubs = sc.ensure_importable("einops", "timm")
     from common.loss import mpjpe

@@ -1,10 +1,11 @@
 """CPU smoke run: PoseFormerV2's ``PoseTransformerV2`` + the sealloss wrapper.
 
-    python examples/poseformerv2/smoke.py --upstream /path/to/PoseFormerV2 [--data ../shared/data]
+    python examples/poseformerv2/smoke.py --upstream /path/to/PoseFormerV2 [--data embedded|FOLDER]
 
 Imports the model class and ``mpjpe`` from the checkout (with the stand-in ``timm``/``torch_dct``
 when the real ones do not import), builds 9-frame windows (3 kept frames, 3 DCT coefficients) from
-the shared Human3.6M data and runs the checks of ``examples/smoke_common.py``.
+the motion clips shipped in sealloss (``--data``, default ``embedded``: no download) and runs the
+checks of ``examples/smoke_common.py``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import smoke_common as sc  # noqa: E402
 from sealloss.adapters import get  # noqa: E402
 
+# third-party packages the upstream modules imported below need (no stand-in for them)
+REQUIRES: tuple[str, ...] = ("einops", "matplotlib")
+
 
 def main() -> None:
     args = sc.parse_args(__doc__.splitlines()[0], batch=8, frames=9)
+    sc.require(*REQUIRES, backbone="poseformerv2")
     sc.add_upstream(args.upstream)
     stubs = sc.ensure_importable("einops", "timm", "torch_dct")
     from common.loss import mpjpe

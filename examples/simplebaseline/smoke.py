@@ -1,12 +1,13 @@
 """CPU smoke run: weigq's SimpleBaseline ``LinearModel`` + the sealloss wrapper.
 
     python examples/simplebaseline/smoke.py --upstream /path/to/3d_pose_baseline_pytorch \
-        [--data ../shared/data] [--patched]
+        [--data embedded|FOLDER] [--patched]
 
 Imports ``LinearModel`` from the checkout's ``src/model.py`` by file path (``import src`` needs the
-``src/progress`` submodule), fits z-score statistics on a slice of the shared Human3.6M data with
-``SimpleBaselineAdapter.fit``, builds ``(B, 32)`` / ``(B, 48)`` z-scored batches through the
-adapter and runs the checks of ``examples/smoke_common.py`` with the upstream MSE loss.
+``src/progress`` submodule), fits z-score statistics on a slice of the motion clips shipped in
+sealloss (``--data``, default ``embedded``: no download) with ``SimpleBaselineAdapter.fit``, builds
+``(B, 32)`` / ``(B, 48)`` z-scored batches through the adapter and runs the checks of
+``examples/smoke_common.py`` with the upstream MSE loss.
 
 ``--patched``: the checkout has the example patch applied; also run its ``main_seal.py`` end to
 end for a few steps on a temporary data folder in weigq's format built from the same slice.
@@ -28,6 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import smoke_common as sc  # noqa: E402
 from sealloss.adapters import get  # noqa: E402
 from sealloss.adapters.simplebaseline import SimpleBaselineAdapter  # noqa: E402
+
+# third-party packages the upstream modules imported below need (no stand-in for them)
+REQUIRES: tuple[str, ...] = ()
 
 # H36M-17 joints inside the 32-joint raw layout (data/SOURCES.md); weigq's dim_use selects these
 RAW32 = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]
@@ -68,6 +72,7 @@ def main() -> None:
         __doc__.splitlines()[0], batch=64, frames=1,
         extra=lambda ap: ap.add_argument("--patched", action="store_true",
                                          help="also run the patched main_seal.py"))
+    sc.require(*REQUIRES, backbone="simplebaseline")
     upstream = args.upstream.resolve()
     model_mod = load_model_module(upstream)
     model = model_mod.LinearModel(linear_size=256, num_stage=2, p_dropout=0.5)

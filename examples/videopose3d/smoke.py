@@ -1,10 +1,11 @@
 """CPU smoke run: VideoPose3D's ``TemporalModelOptimized1f`` + the sealloss wrapper.
 
-    python examples/videopose3d/smoke.py --upstream /path/to/VideoPose3D [--data ../shared/data]
+    python examples/videopose3d/smoke.py --upstream /path/to/VideoPose3D [--data embedded|FOLDER]
 
 Imports the model class and ``mpjpe`` from the checkout (run.py is module-level code and needs
-CUDA-free data files, so it is not imported), builds 27-frame windows from a slice of the shared
-Human3.6M data, and runs the checks of ``examples/smoke_common.py``.
+CUDA-free data files, so it is not imported), builds 27-frame windows from a slice of the motion
+clips shipped in sealloss (``--data``, default ``embedded``: no download), and runs the checks of
+``examples/smoke_common.py``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import smoke_common as sc  # noqa: E402
 from sealloss.adapters import get  # noqa: E402
 
+# third-party packages the upstream modules imported below need (no stand-in for them)
+REQUIRES: tuple[str, ...] = ()
+
 
 def main() -> None:
     args = sc.parse_args(__doc__.splitlines()[0], batch=8, frames=27)
+    sc.require(*REQUIRES, backbone="videopose3d")
     sc.add_upstream(args.upstream)
     from common.loss import mpjpe
     from common.model import TemporalModelOptimized1f
