@@ -114,15 +114,33 @@ def run_patched(upstream: Path, sl: sc.Slice, adapter, args) -> bool:
                "--max_steps", str(max(args.steps, 2)), "--job", "0", "--linear_size", "128",
                "--seal", "--seal-lambda", str(args.lam)]
         cmd += ["--seal-lossnet", args.lossnet or "none"]
+        if not args.lossnet or str(args.lossnet).lower() == "none":
+            cmd += ["--seal-mode", "dynamic"]  # a fresh loss-net must train (static is default)
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         out = subprocess.run(cmd, cwd=upstream, capture_output=True, text=True, env=env)
-        sidecar = (Path(tmp) / "ckpt" / "ckpt_last.seal.safetensors").is_file()
+        ckpt = Path(tmp) / "ckpt"
+        sidecar = all((ckpt / f"ckpt_{k}.{ext}").is_file() for k in ("last", "best")
+                      for ext in ("seal.safetensors", "seal-state.pt"))
         lines = (out.stdout + out.stderr).strip().splitlines()
         tail = [ln for ln in lines if ln.startswith("epoch")][-1:] or lines[-3:]
-        print(f"{'PASS' if out.returncode == 0 and sidecar else 'FAIL'} main_seal.py "
+        ok = out.returncode == 0 and sidecar
+        print(f"{'PASS' if ok else 'FAIL'} main_seal.py "
               f"(patched script, {max(args.steps, 2)} steps, --seal): exit {out.returncode}, "
-              f"loss-net sidecar written: {sidecar}; " + " | ".join(tail))
-        return out.returncode == 0 and sidecar
+              f"sidecars beside last and best: {sidecar}; " + " | ".join(tail))
+        if not ok:
+            return False
+        # the upstream-style --load resumes the wrapper too; without its state it refuses
+        again = cmd + ["--load", str(ckpt / "ckpt_last.pth.tar"), "--epochs", "2"]
+        resumed = subprocess.run(again, cwd=upstream, capture_output=True, text=True, env=env)
+        (ckpt / "ckpt_last.seal-state.pt").unlink()
+        refused = subprocess.run(again, cwd=upstream, capture_output=True, text=True, env=env)
+        ok = (resumed.returncode == 0 and "resumed from" in resumed.stdout
+              and refused.returncode != 0 and "is missing" in refused.stderr)
+        print(f"{'PASS' if ok else 'FAIL'} main_seal.py --load: resumes with its wrapper state "
+              f"(exit {resumed.returncode}), refuses without it (exit {refused.returncode})")
+        if not ok:
+            print((resumed.stdout + resumed.stderr + refused.stderr)[-2000:])
+        return ok
 
 
 if __name__ == "__main__":
