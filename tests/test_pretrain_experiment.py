@@ -72,3 +72,38 @@ def test_h36m_pretraining_refuses_overlapping_subjects():
     with pytest.raises(ValueError, match="overlap"):
         run_h36m_pretraining(PretrainConfig(steps=1), data_root="/nonexistent",
                              train_subjects=("S1", "S8"), test_subjects=("S8",))
+
+
+def test_epoch_hook_scores_each_epoch_without_changing_training():
+    x, y = _poses(128)
+    cfg = TrainConfig(epochs=3, batch_size=32, width=32, blocks=1)
+    sets = {"t": EvalSet(x[:32], y[:32])}
+    seen = []
+
+    def hook(epoch, model):
+        seen.append(epoch)
+        return {"MPJPE": evaluate_model(model, sets)["t"]["MPJPE"]}
+
+    with_hook = train_arm(ArmConfig("plain"), x, y, cfg, seed=1, on_epoch_end=hook)
+    without = train_arm(ArmConfig("plain"), x, y, cfg, seed=1)
+    assert seen == [0, 1, 2]
+    assert [e["epoch"] for e in with_hook.epochs] == [0, 1, 2] and without.epochs == []
+    for a, b in zip(with_hook.model.state_dict().values(), without.model.state_dict().values()):
+        assert torch.equal(a, b)  # scoring between epochs leaves training bit-identical
+    last = evaluate_model(with_hook.model, sets)["t"]["MPJPE"]
+    assert with_hook.epochs[-1]["MPJPE"] == pytest.approx(last)
+
+
+def test_interleaved_step_times_times_every_arm_and_leaves_global_rng():
+    from sealloss.experiment import interleaved_step_times
+
+    x, y = _poses(96)
+    cfg = TrainConfig(epochs=1, batch_size=32, width=32, blocks=1)
+    arms = [ArmConfig("plain"), ArmConfig("explicit", w_bone=0.1, w_sym=0.1),
+            ArmConfig("seal", seal=True, seal_kwargs={
+                "lossnet": GraphormerLossNet(width=16, layers=1, heads=2), "mode": "static"})]
+    state = torch.get_rng_state()
+    times = interleaved_step_times(arms, x, y, cfg, seed=0, steps=4, warmup=1)
+    assert torch.equal(state, torch.get_rng_state())
+    assert set(times) == {"plain", "explicit", "seal"}
+    assert all(len(t) == 4 and all(v > 0 for v in t) for t in times.values())
