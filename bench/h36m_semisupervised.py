@@ -54,6 +54,7 @@ from sealloss.metrics import evaluate
 from sealloss.structural import symmetry_loss
 
 METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE")
+ARM_KINDS = ("plain", "sym", "seal", "seal+sym")
 
 
 def load(args):
@@ -88,7 +89,7 @@ def arms(args) -> list[dict]:
     if not args.validate:
         out.append({"name": f"seal+sym fr={args.force_ratio[0]:g} w={args.w_sym[0]:g}",
                     "force_ratio": args.force_ratio[0], "w_sym": args.w_sym[0]})
-    return out
+    return [a for a in out if a["name"].split(" ")[0] in args.arms]
 
 
 def train(arm: dict, args, x_l, y_l, x_u, seed: int) -> tuple[torch.nn.Module, dict]:
@@ -242,10 +243,14 @@ def main() -> None:
                     help="symmetry weights (validation: several; final: the chosen one first)")
     ap.add_argument("--force-ratio", type=float, nargs="+", default=[0.3],
                     help="unlabeled force ratios (validation: several; final: the chosen first)")
+    ap.add_argument("--arms", nargs="+", default=list(ARM_KINDS), choices=ARM_KINDS,
+                    help="which kinds of arm to train (plain is always needed: the reference)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default="bench/results/h36m_semisupervised")
     args = ap.parse_args()
+    if "plain" not in args.arms:
+        ap.error("--arms must include plain (every difference is paired against it)")
     t0 = time.perf_counter()
     payloads = [(args, s) for s in args.seeds]
     if args.jobs > 1:
