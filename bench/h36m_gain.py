@@ -367,6 +367,8 @@ def main() -> None:
                     help="(arm, seed) runs trained in parallel processes (2 on 2 cores)")
     ap.add_argument("--cost-steps", type=int, default=40,
                     help="rounds of the interleaved step-time measurement (0: skip it)")
+    ap.add_argument("--cost-only", action="store_true",
+                    help="only the interleaved step-cost measurement of the arms (OUT.cost.json)")
     ap.add_argument("--validate", action="store_true",
                     help="train on S1/S5/S6/S7 and score on S8 only (for choosing settings)")
     ap.add_argument("--resume", action="store_true", help="skip runs already in OUT.runs.jsonl")
@@ -379,6 +381,17 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     log_path = Path(str(out) + ".runs.jsonl")
+    if args.cost_only:
+        x, y, _ = load_sets(args)
+        cost = step_cost(make_arms(args, args.seeds[0], x.shape[0]), x, y, train_config(args),
+                         max(1, args.cost_steps))
+        for name, c in cost.items():
+            print(f"{name}: {c['median_ms']:.1f} ms, {c['ratio_of_medians']:.2f}x plain "
+                  f"(IQR {c['ratio_q1']:.2f}-{c['ratio_q3']:.2f}, {c['rounds']} rounds)")
+        Path(str(out) + ".cost.json").write_text(json.dumps(
+            {"command": " ".join(sys.argv), "threads": args.threads, "cost": cost,
+             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, indent=1))
+        return
 
     t0 = time.perf_counter()
     names = [a.name for a in make_arms(args, args.seeds[0], 10**6)]
