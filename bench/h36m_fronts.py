@@ -234,8 +234,9 @@ def summarise(runs: list[dict], seeds: list[int]) -> dict:
 
 
 def format_table(summary: dict) -> str:
-    lines = ["| setting | " + " | ".join(METRICS) + " | step ms | on/beyond front (LSE, BSLE) "
-             "| MPJPE gain > spread |", "|---" * (len(METRICS) + 4) + "|"]
+    lines = ["| setting | " + " | ".join(METRICS) + " | step ms in training "
+             "| on/beyond front (LSE, BSLE) | MPJPE gain > spread |",
+             "|---" * (len(METRICS) + 4) + "|"]
     for name, r in summary["rows"].items():
         cells = []
         for m in METRICS:
@@ -272,6 +273,15 @@ def plot(summary: dict, path: Path, title: str) -> None:
             xs, ys, xe, ye, _ = zip(*pts)
             ax.errorbar(xs, ys, xerr=xe, yerr=ye, fmt="o-" if fam == "explicit" else "o",
                         color=f"C{i}", label=fam, capsize=2, ms=5)
+        plain = summary["rows"].get("plain")
+        if plain:  # zoom on the region of interest; points beyond it are named at the edge
+            x0 = min(r["MPJPE"]["mean"] for r in summary["rows"].values()) - 1.0
+            x1 = plain["MPJPE"]["mean"] + 6.0
+            ax.set_xlim(x0, x1)
+            for n, r in summary["rows"].items():
+                if r["MPJPE"]["mean"] > x1:
+                    ax.annotate(f"{n}: {r['MPJPE']['mean']:.1f} mm ->", (x1, r[m]["mean"]),
+                                ha="right", va="center", fontsize=7)
         ax.set_xlabel("S8 MPJPE (mm)")
         ax.set_ylabel(f"S8 {m} (mm)")
         ax.set_title(f"MPJPE vs {m}")
@@ -301,6 +311,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--resume", action="store_true", help="skip runs already in OUT.runs.jsonl")
+    ap.add_argument("--replot", action="store_true", help="only redraw OUT.png from OUT.json")
     ap.add_argument("--out", default="bench/results/fronts/fronts")
     args = ap.parse_args()
     for fam, path in (("static-graph", args.graph_weights), ("static-dsm", args.dsm_weights)):
@@ -309,6 +320,11 @@ def main() -> None:
                              "S8 first (see the module docstring)")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.replot:
+        saved = json.loads(Path(str(out) + ".json").read_text())
+        plot(saved["summary"], Path(str(out) + ".png"),
+             f"S8 validation, {saved['meta']['budget']}, seeds {args.seeds}")
+        return
     log_path = Path(str(out) + ".runs.jsonl")
     runs: list[dict] = []
     if args.resume and log_path.is_file():
