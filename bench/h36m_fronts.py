@@ -53,7 +53,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seal_variants import seal_variant  # noqa: E402
+from seal_variants import seal_variant, total_steps  # noqa: E402
 
 from sealloss.data import h36m_pairs, load_h36m  # noqa: E402
 from sealloss.defaults import recommended  # noqa: E402
@@ -62,7 +62,6 @@ from sealloss.experiment import (  # noqa: E402
     EvalSet,
     TrainConfig,
     evaluate_model,
-    steps_per_epoch,
     train_arm,
 )
 
@@ -84,7 +83,7 @@ def settings(family: str, seed: int, n_train: int, cfg: TrainConfig,
              graph: str, dsm: str) -> list[tuple[str, float, ArmConfig]]:
     """``(name, strength, arm)`` of each setting of ``family`` (the strength is the x of its
     front: the explicit weight, the force ratio or the fixed lambda)."""
-    total = steps_per_epoch(n_train, cfg) * cfg.epochs
+    total = total_steps(n_train, cfg)
     if family == "plain":
         return [("plain", 0.0, ArmConfig("plain"))]
     if family == "explicit":

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import torch
 
-from sealloss.experiment import TrainConfig
+from sealloss.experiment import TrainConfig, steps_per_epoch
 from sealloss.negatives import (
     BoneDirectionNoise,
     BoneLengthNoise,
@@ -41,10 +41,8 @@ def base_kwargs(seed: int) -> dict:
 
 
 def total_steps(n_train: int, cfg: TrainConfig) -> int:
-    per_epoch = n_train // cfg.batch_size
-    if cfg.max_steps_per_epoch:
-        per_epoch = min(per_epoch, cfg.max_steps_per_epoch)
-    return per_epoch * cfg.epochs
+    """Optimizer steps of a whole training run over ``n_train`` pairs."""
+    return steps_per_epoch(n_train, cfg) * cfg.epochs
 
 
 def _ramp(total: int, peak: float) -> Callable[[int], float]:
