@@ -43,7 +43,6 @@ import argparse
 import json
 import logging
 import math
-import multiprocessing as mp
 import statistics
 import sys
 import time
@@ -53,6 +52,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_log import read_runs, run_jobs  # noqa: E402
 from seal_variants import seal_variant, total_steps  # noqa: E402
 
 from sealloss.data import h36m_pairs, load_h36m  # noqa: E402
@@ -325,9 +325,7 @@ def main() -> None:
              f"S8 validation, {saved['meta']['budget']}, seeds {args.seeds}")
         return
     log_path = Path(str(out) + ".runs.jsonl")
-    runs: list[dict] = []
-    if args.resume and log_path.is_file():
-        runs = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    runs = read_runs(log_path, args.resume)
     done = {(r["setting"], r["seed"]) for r in runs}
     cfg = train_config(args)
     probe_n = 10**6  # the settings' names do not depend on the data size
@@ -340,17 +338,12 @@ def main() -> None:
                     jobs.append((args, fam, i, seed))
     print(f"{len(jobs)} runs to do ({len(done)} already done)", flush=True)
     t0 = time.perf_counter()
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(max(1, args.jobs), initializer=_load, initargs=(args,)) as pool, \
-            log_path.open("a") as log:
-        for r in pool.imap_unordered(_star, jobs):
-            runs.append(r)
-            log.write(json.dumps(r) + "\n")
-            log.flush()
-            print(f"{r['setting']} seed {r['seed']}: MPJPE {r['scores']['MPJPE']:.2f} LSE "
-                  f"{r['scores']['LSE']:.2f} BSLE {r['scores']['BSLE']:.2f} "
-                  f"({r['minutes']:.1f} min) [{(time.perf_counter() - t0) / 60:.1f} min]",
-                  flush=True)
+    for r in run_jobs(_star, jobs, args.jobs, _load, (args,), log_path):
+        runs.append(r)
+        print(f"{r['setting']} seed {r['seed']}: MPJPE {r['scores']['MPJPE']:.2f} LSE "
+              f"{r['scores']['LSE']:.2f} BSLE {r['scores']['BSLE']:.2f} "
+              f"({r['minutes']:.1f} min) [{(time.perf_counter() - t0) / 60:.1f} min]",
+              flush=True)
     summary = summarise(runs, args.seeds)
     table = format_table(summary)
     print(table)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import multiprocessing as mp
 import statistics
 import sys
 import time
@@ -43,6 +42,7 @@ import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_log import read_runs, run_jobs  # noqa: E402
 from seal_variants import VARIANTS, seal_variant  # noqa: E402
 
 VALIDATION_WEIGHTS = "bench/cache/h36m17-graphormer-S1S5S6S7.safetensors"
@@ -395,27 +395,18 @@ def main() -> None:
 
     t0 = time.perf_counter()
     names = [a.name for a in make_arms(args, args.seeds[0], 10**6)]
-    runs: dict = {}
-    if args.resume and log_path.is_file():
-        for line in log_path.read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                runs[f"{r['arm']}/{r['seed']}"] = r
+    runs = {f"{r['arm']}/{r['seed']}": r for r in read_runs(log_path, args.resume)}
     jobs = [(args, a, sd) for sd in args.seeds for a in names if f"{a}/{sd}" not in runs]
     print(f"{len(jobs)} runs to do ({len(runs)} already done); arms: {', '.join(names)}",
           flush=True)
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(max(1, args.jobs), initializer=_load, initargs=(args,)) as pool, \
-            log_path.open("a") as log:
-        for r in tqdm(pool.imap_unordered(_star, jobs), total=len(jobs), desc="runs"):
-            runs[f"{r['arm']}/{r['seed']}"] = r
-            log.write(json.dumps(r, default=str) + "\n")
-            log.flush()
-            first = next(iter(r["eval"]))
-            ev = r["eval"][first]
-            tqdm.write(f"{r['arm']}/{r['seed']}: {first} MPJPE {ev['MPJPE']:.2f} LSE "
-                       f"{ev['LSE']:.2f} BSLE {ev['BSLE']:.2f} ({r['minutes']:.1f} min) "
-                       f"[{(time.perf_counter() - t0) / 60:.1f} min]")
+    done = run_jobs(_star, jobs, args.jobs, _load, (args,), log_path)
+    for r in tqdm(done, total=len(jobs), desc="runs"):
+        runs[f"{r['arm']}/{r['seed']}"] = r
+        first = next(iter(r["eval"]))
+        ev = r["eval"][first]
+        tqdm.write(f"{r['arm']}/{r['seed']}: {first} MPJPE {ev['MPJPE']:.2f} LSE "
+                   f"{ev['LSE']:.2f} BSLE {ev['BSLE']:.2f} ({r['minutes']:.1f} min) "
+                   f"[{(time.perf_counter() - t0) / 60:.1f} min]")
     settings = {r["arm"]: r["seal_settings"] for r in runs.values() if "seal_settings" in r}
     results = {k: v for k, v in runs.items() if k.split("/")[0] in names}
     cost = None
