@@ -64,6 +64,7 @@ from sealloss.experiment import (  # noqa: E402
     TrainConfig,
     evaluate_model,
     interleaved_step_times,
+    ratio_summary,
     train_arm,
 )
 from sealloss.nn import GraphormerLossNet  # noqa: E402
@@ -229,14 +230,12 @@ def step_cost(arms: list[ArmConfig], x: torch.Tensor, y: torch.Tensor, cfg: Trai
     (:func:`sealloss.experiment.interleaved_step_times`): ratio of the medians and the
     quartiles of the per-round ratios."""
     times = interleaved_step_times(arms, x, y, cfg, seed=0, steps=steps)
-    base = times["plain"]
     out = {}
     for name, t in times.items():
-        ratios = sorted(a / b for a, b in zip(t, base))
-        q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        r = ratio_summary(t, times["plain"])
         out[name] = {"median_ms": 1000 * statistics.median(t),
-                     "ratio_of_medians": statistics.median(t) / statistics.median(base),
-                     "ratio_q1": q[0], "ratio_q3": q[2], "rounds": len(t)}
+                     "ratio_of_medians": r["ratio_of_medians"],
+                     "ratio_q1": r["ratio_q1"], "ratio_q3": r["ratio_q3"], "rounds": len(t)}
     return out
 
 

@@ -107,6 +107,7 @@ def wrapper_overhead(batch: int, repeats: int, seed: int = 0) -> dict:
     """Plain SimpleBaseline step vs plain + AlternatingWrapper (static, "h36m17", score fraction
     0.25) at ``batch`` poses, interleaved; times in ms, ratio = wrapper / plain."""
     from sealloss.baselines import SimpleBaseline
+    from sealloss.experiment import interleaved_times, ratio_summary
     from sealloss.wrapper import AlternatingWrapper
 
     gen = torch.Generator().manual_seed(seed)
@@ -122,29 +123,24 @@ def wrapper_overhead(batch: int, repeats: int, seed: int = 0) -> dict:
     seal = AlternatingWrapper(opts[1], "h36m17", mode="static", score_fraction=0.25,
                               log_every=10**9, seed=seed)
 
-    def plain() -> None:
+    def plain(_: int) -> None:
         pred = models[0](x)
         loss = (pred - y).norm(dim=-1).mean()
         opts[0].zero_grad()
         loss.backward()
         opts[0].step()
 
-    def with_seal() -> None:
+    def with_seal(_: int) -> None:
         pred = models[1](x)
         loss = seal((pred - y).norm(dim=-1).mean(), x, pred, y)
         opts[1].zero_grad()
         loss.backward()
         opts[1].step()
 
-    plain(), with_seal()  # warm-up
-    t_plain, t_seal = [], []
-    for i in range(repeats):
-        for name in (("plain", "seal") if i % 2 == 0 else ("seal", "plain")):
-            t0 = time.perf_counter()
-            (plain if name == "plain" else with_seal)()
-            (t_plain if name == "plain" else t_seal).append((time.perf_counter() - t0) * 1e3)
-    ratios = sorted(s / p for s, p in zip(t_seal, t_plain))
-    q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    times = interleaved_times({"plain": plain, "seal": with_seal}, repeats, warmup=1)
+    t_plain = [1e3 * t for t in times["plain"]]
+    t_seal = [1e3 * t for t in times["seal"]]
+    r = ratio_summary(t_seal, t_plain)
     return {
         "what": "SimpleBaseline train step, plain vs + AlternatingWrapper(static, 'h36m17', "
                 "score_fraction=0.25, lam='auto'), interleaved; ms",
@@ -153,10 +149,9 @@ def wrapper_overhead(batch: int, repeats: int, seed: int = 0) -> dict:
         "posenet_params": sum(p.numel() for p in models[0].parameters()),
         "plain_median_ms": round(statistics.median(t_plain), 2),
         "seal_median_ms": round(statistics.median(t_seal), 2),
-        "ratio_of_medians": round(statistics.median(t_seal) / statistics.median(t_plain), 3),
-        "ratio_per_repeat": {"min": round(ratios[0], 3), "q1": round(q[0], 3),
-                             "median": round(statistics.median(ratios), 3),
-                             "q3": round(q[2], 3), "max": round(ratios[-1], 3)},
+        "ratio_of_medians": round(r["ratio_of_medians"], 3),
+        "ratio_per_repeat": {k: round(r[f"ratio_{k}"], 3)
+                             for k in ("min", "q1", "median", "q3", "max")},
         "plain_runs_ms": [round(t, 2) for t in t_plain],
         "seal_runs_ms": [round(t, 2) for t in t_seal],
     }

@@ -107,3 +107,25 @@ def test_interleaved_step_times_times_every_arm_and_leaves_global_rng():
     assert torch.equal(state, torch.get_rng_state())
     assert set(times) == {"plain", "explicit", "seal"}
     assert all(len(t) == 4 and all(v > 0 for v in t) for t in times.values())
+
+
+def test_interleaved_times_rotates_the_order_and_skips_warmup_rounds():
+    from sealloss.experiment import interleaved_times
+
+    calls: list[tuple[str, int]] = []
+    prepared: list[int] = []
+    steps = {n: (lambda i, n=n: calls.append((n, i))) for n in ("a", "b", "c")}
+    times = interleaved_times(steps, rounds=3, warmup=1, before_round=prepared.append)
+    assert prepared == [0, 1, 2, 3]
+    assert [n for n, _ in calls] == list("abc" "bca" "cab" "abc")
+    assert all(len(t) == 3 for t in times.values())  # the warm-up round is not timed
+
+
+def test_ratio_summary_pairs_rounds_and_refuses_unpaired_timings():
+    from sealloss.experiment import ratio_summary
+
+    r = ratio_summary([2.0, 3.0, 8.0], [1.0, 1.0, 2.0])  # per-round ratios 2, 3, 4
+    assert r["ratio_min"] == 2.0 and r["ratio_median"] == 3.0 and r["ratio_max"] == 4.0
+    assert r["ratio_of_medians"] == pytest.approx(3.0 / 1.0)
+    with pytest.raises(ValueError, match="paired"):
+        ratio_summary([1.0], [1.0, 2.0])

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,8 @@ __all__ = [
     "ArmRun",
     "steps_per_epoch",
     "interleaved_step_times",
+    "interleaved_times",
+    "ratio_summary",
     "predict",
     "evaluate_model",
     "epoch_order",
@@ -275,6 +278,43 @@ def _train_arm(
     )
 
 
+def interleaved_times(
+    steps: Mapping[str, Callable[[int], None]],
+    rounds: int,
+    warmup: int = 5,
+    before_round: Callable[[int], None] | None = None,
+) -> dict[str, list[float]]:
+    """Wall times (seconds) of several step functions measured **interleaved**: each round
+    calls every ``steps[name](round)`` once, the order rotating per round, so a change in
+    machine load hits every function alike; ``before_round(round)`` (untimed) prepares what
+    the round shares. Returns ``{name: [seconds]}`` for the ``rounds`` rounds after ``warmup``
+    untimed ones."""
+    names = list(steps)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(rounds + warmup):
+        if before_round is not None:
+            before_round(i)
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            t0 = time.perf_counter()
+            steps[name](i)
+            if i >= warmup:
+                times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def ratio_summary(times: Sequence[float], base: Sequence[float]) -> dict[str, float]:
+    """Cost of ``times`` relative to ``base`` (paired per round, same length): the ratio of the
+    medians and the quartiles/extremes of the per-round ratios."""
+    if len(times) != len(base) or not times:
+        raise ValueError(f"need paired non-empty timings, got {len(times)} and {len(base)}")
+    ratios = sorted(a / b for a, b in zip(times, base))
+    q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    return {"ratio_of_medians": statistics.median(times) / statistics.median(base),
+            "ratio_min": ratios[0], "ratio_q1": q[0], "ratio_median": statistics.median(ratios),
+            "ratio_q3": q[2], "ratio_max": ratios[-1]}
+
+
 def interleaved_step_times(
     arms: list[ArmConfig],
     x2d: Tensor,
@@ -285,9 +325,10 @@ def interleaved_step_times(
     warmup: int = 5,
 ) -> dict[str, list[float]]:
     """Training-step wall times (seconds) of several arms measured **interleaved** in this
-    process: each round runs one step of every arm on the same batch, the arms' order rotating
-    per round, so a change in machine load hits every arm alike (unlike arms trained minutes
-    apart). Returns ``{arm name: [seconds per step]}`` (``steps`` rounds after ``warmup``)."""
+    process (:func:`interleaved_times`): each round runs one step of every arm on the same
+    batch, the arms' order rotating per round, so a change in machine load hits every arm alike
+    (unlike arms trained minutes apart). Returns ``{arm name: [seconds per step]}`` (``steps``
+    rounds after ``warmup``)."""
     device = torch.device(cfg.device)
     with seeded_rng(seed, device):
         runs = [build_arm(a, x2d, cfg, seed, max(1, steps + warmup), log_every=10**9)
@@ -295,18 +336,18 @@ def interleaved_step_times(
         for r in runs:
             r.model.train()
         order = epoch_order(x2d.shape[0], seed, 0)
-        times: dict[str, list[float]] = {a.name: [] for a in arms}
-        for i in range(steps + warmup):
+        batch: list[Tensor] = []
+
+        def next_batch(i: int) -> None:
             j = (i * cfg.batch_size) % max(1, x2d.shape[0] - cfg.batch_size)
             idx = order[j : j + cfg.batch_size]
-            xb, yb = x2d[idx].to(device), y3d[idx].to(device)
-            k = i % len(runs)
-            for r in runs[k:] + runs[:k]:
-                t0 = time.perf_counter()
-                r.step(xb, yb, i)
-                if i >= warmup:
-                    times[r.arm.name].append(time.perf_counter() - t0)
-    return times
+            batch[:] = [x2d[idx].to(device), y3d[idx].to(device)]
+
+        def stepper(r: ArmRun) -> Callable[[int], None]:
+            return lambda i: r.step(batch[0], batch[1], i)
+
+        return interleaved_times({r.arm.name: stepper(r) for r in runs}, steps, warmup,
+                                 before_round=next_batch)
 
 
 @torch.no_grad()
