@@ -11,6 +11,17 @@ number of steps, each step one labeled batch and one unlabeled batch, same seeds
   (static loss-net, ``lam_unlabeled="auto"`` at a force ratio against the labeled pull);
 - ``seal+sym``: both.
 
+Self-training arms (the energy as a *teacher* instead of a loss; each trains a fresh student
+for the same number of steps, with ``w_pseudo * MPJPE(y_hat_u, pseudo_u)`` on the unlabeled
+batch, where the pseudo-labels come from this seed's ``plain`` model on the unlabeled 2D):
+
+- ``self``: the plain model's predictions as they are (the control: self-training alone);
+- ``sym-teacher``: those predictions with symmetrised bone lengths (ground-truth-free rival);
+- ``median-teacher``: with each bone set to its median over the sequence (subject x action x
+  camera), both sides averaged (the strongest ground-truth-free bone rival we have);
+- ``seal-teacher``: those predictions refined by descent on the loss-net's energy
+  (``sealloss.refine``, ``--refine-steps`` Adam steps at ``--refine-lr``).
+
 The loss-net is trained on the **labeled subjects only** (denoising score matching, MLP;
 ``bench/pretrain_h36m.py``), never on an unlabeled subject's 3D.
 
@@ -50,11 +61,14 @@ from sealloss.data import (
     load_h36m,
 )
 from sealloss.experiment import epoch_order, predict
+from sealloss.hub import load_lossnet
 from sealloss.metrics import evaluate
+from sealloss.refinement import refine, sequence_median_bones, symmetrise_bones
 from sealloss.structural import symmetry_loss
 
 METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE")
-ARM_KINDS = ("plain", "sym", "seal", "seal+sym")
+ARM_KINDS = ("plain", "sym", "seal", "seal+sym", "self", "sym-teacher", "median-teacher",
+             "seal-teacher")
 
 
 def load(args):
@@ -76,8 +90,9 @@ def load(args):
                                 spine_rule=fit_spine_rule(rules))
         v = sh["valid"]
         sets["S9/S11 SH-2D"] = (torch.from_numpy(sh["x2d"][v]), torch.from_numpy(te["y3d"][v]))
+    groups_u = torch.from_numpy(unl["seq_id"].astype(np.int64) * 4 + unl["camera"])
     return (torch.from_numpy(lab["x2d"]), torch.from_numpy(lab["y3d"]),
-            torch.from_numpy(unl["x2d"]), unl_subjects, sets)
+            torch.from_numpy(unl["x2d"]), groups_u, unl_subjects, sets)
 
 
 def arms(args) -> list[dict]:
@@ -89,10 +104,31 @@ def arms(args) -> list[dict]:
     if not args.validate:
         out.append({"name": f"seal+sym fr={args.force_ratio[0]:g} w={args.w_sym[0]:g}",
                     "force_ratio": args.force_ratio[0], "w_sym": args.w_sym[0]})
+    out += [{"name": "self", "teacher": "self"},
+            {"name": "sym-teacher", "teacher": "sym"},
+            {"name": "median-teacher", "teacher": "median"}]
+    for k in args.refine_steps:
+        out.append({"name": f"seal-teacher k={k}", "teacher": "seal", "refine_steps": k})
     return [a for a in out if a["name"].split(" ")[0] in args.arms]
 
 
-def train(arm: dict, args, x_l, y_l, x_u, seed: int) -> tuple[torch.nn.Module, dict]:
+def pseudo_labels(arm: dict, args, teacher_u: torch.Tensor, x_u: torch.Tensor,
+                  groups_u: torch.Tensor) -> torch.Tensor:
+    """``(N_u, 17, 3)`` pseudo-labels (metres) for the unlabeled 2D from the teacher's
+    predictions ``teacher_u``; no 3D of an unlabeled subject is read."""
+    kind = arm["teacher"]
+    if kind == "self":
+        return teacher_u
+    if kind == "sym":
+        return symmetrise_bones(teacher_u, "h36m17")
+    if kind == "median":
+        return sequence_median_bones(teacher_u, groups_u, "h36m17")
+    net = load_lossnet(args.lossnet, expect_skeleton="h36m17")
+    return refine(net, x_u, teacher_u, steps=arm["refine_steps"], lr=args.refine_lr).poses
+
+
+def train(arm: dict, args, x_l, y_l, x_u, seed: int,
+          pseudo: torch.Tensor | None = None) -> tuple[torch.nn.Module, dict]:
     torch.manual_seed(seed)
     model = SimpleBaseline("h36m17", 512, 2, 0.5)
     model.set_input_stats(torch.cat([x_l, x_u]))
@@ -121,6 +157,8 @@ def train(arm: dict, args, x_l, y_l, x_u, seed: int) -> tuple[torch.nn.Module, d
         loss = loss_sup
         if w_sym:
             loss = loss + w_sym * symmetry_loss(p_u, "h36m17")
+        if pseudo is not None:
+            loss = loss + args.w_pseudo * (p_u - pseudo[iu]).norm(dim=-1).mean()
         if seal is not None:
             loss = seal(loss, xb, p_l, yb)  # lam = 0: measures the supervised pull only
             loss = loss + seal.unlabeled(xu, p_u)
@@ -141,11 +179,21 @@ def train(arm: dict, args, x_l, y_l, x_u, seed: int) -> tuple[torch.nn.Module, d
 def run_seed(payload) -> dict:
     args, seed = payload
     torch.set_num_threads(args.threads)
-    x_l, y_l, x_u, unl_subjects, sets = load(args)
+    x_l, y_l, x_u, groups_u, unl_subjects, sets = load(args)
     res = {"unlabeled_subjects": unl_subjects, "labeled_pairs": int(x_l.shape[0]),
-           "unlabeled_pairs": int(x_u.shape[0]), "arms": {}}
+           "unlabeled_pairs": int(x_u.shape[0]), "arms": {}, "teacher_refined": {}}
+    teacher_u = None
     for arm in arms(args):
-        model, info = train(arm, args, x_l, y_l, x_u, seed)
+        pseudo = None
+        if "teacher" in arm:
+            t0 = time.perf_counter()
+            pseudo = pseudo_labels(arm, args, teacher_u, x_u, groups_u)
+            print(f"[seed {seed}] {arm['name']}: pseudo-labels in "
+                  f"{time.perf_counter() - t0:.0f} s", flush=True)
+        model, info = train(arm, args, x_l, y_l, x_u, seed, pseudo)
+        if arm["name"] == "plain":
+            teacher_u = predict(model, x_u)
+            res["teacher_refined"] = teacher_refinement(model, args, sets)
         scores = {}
         for name, (x, y) in sets.items():
             s = evaluate(predict(model, x), y, "h36m17").summary
@@ -155,6 +203,22 @@ def run_seed(payload) -> dict:
             f"{n} MPJPE {v['MPJPE']:.1f} BSLE {v['BSLE']:.1f}" for n, v in scores.items()),
             flush=True)
     return res
+
+
+def teacher_refinement(model, args, sets) -> dict:
+    """Diagnostic: the plain teacher's scores on each evaluation set after the same refinement
+    the ``seal-teacher`` arms apply to the unlabeled predictions (``{steps: {set: scores}}``)."""
+    if "seal-teacher" not in args.arms:
+        return {}
+    net = load_lossnet(args.lossnet, expect_skeleton="h36m17")
+    out = {}
+    for k in args.refine_steps:
+        out[str(k)] = {}
+        for name, (x, y) in sets.items():
+            p = refine(net, x, predict(model, x), steps=k, lr=args.refine_lr).poses
+            s = evaluate(p, y, "h36m17").summary
+            out[str(k)][name] = {m: float(s[m]) for m in METRICS}
+    return out
 
 
 def summarise(per_seed: dict[int, dict]) -> dict:
@@ -201,6 +265,18 @@ def markdown(report: dict) -> str:
                 cells.append(c)
             lines.append(f"| {arm} | " + " | ".join(cells) + " |")
         lines.append("")
+    refined = [report["per_seed"][s].get("teacher_refined", {}) for s in report["seeds"]]
+    if refined and refined[0]:
+        lines += ["**Diagnostic: the plain teacher refined at test time** (the refinement the "
+                  "seal-teacher arms apply to the unlabeled predictions; mean over seeds)", "",
+                  "| refine steps | set | " + " | ".join(METRICS) + " |",
+                  "|---" * (len(METRICS) + 2) + "|"]
+        for k in refined[0]:
+            for set_name in refined[0][k]:
+                cells = [f"{statistics.fmean(r[k][set_name][m] for r in refined):.2f}"
+                         for m in METRICS]
+                lines.append(f"| {k} | {set_name} | " + " | ".join(cells) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -243,14 +319,21 @@ def main() -> None:
                     help="symmetry weights (validation: several; final: the chosen one first)")
     ap.add_argument("--force-ratio", type=float, nargs="+", default=[0.3],
                     help="unlabeled force ratios (validation: several; final: the chosen first)")
-    ap.add_argument("--arms", nargs="+", default=list(ARM_KINDS), choices=ARM_KINDS,
+    ap.add_argument("--refine-steps", type=int, nargs="+", default=[30],
+                    help="seal-teacher: refinement steps (validation: several; final: one)")
+    ap.add_argument("--refine-lr", type=float, default=2e-3,
+                    help="seal-teacher: refinement Adam learning rate, metres per step")
+    ap.add_argument("--w-pseudo", type=float, default=1.0,
+                    help="teacher arms: weight of the pseudo-label MPJPE on unlabeled batches")
+    ap.add_argument("--arms", nargs="+", default=list(ARM_KINDS[:4]), choices=ARM_KINDS,
                     help="which kinds of arm to train (plain is always needed: the reference)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default="bench/results/h36m_semisupervised")
     args = ap.parse_args()
     if "plain" not in args.arms:
-        ap.error("--arms must include plain (every difference is paired against it)")
+        ap.error("--arms must include plain (every difference is paired against it, and it is "
+                 "the teacher of the self-training arms)")
     t0 = time.perf_counter()
     payloads = [(args, s) for s in args.seeds]
     if args.jobs > 1:
