@@ -20,7 +20,9 @@ batch, where the pseudo-labels come from this seed's ``plain`` model on the unla
 - ``median-teacher``: with each bone set to its median over the sequence (subject x action x
   camera), both sides averaged (the strongest ground-truth-free bone rival we have);
 - ``seal-teacher``: those predictions refined by descent on the loss-net's energy
-  (``sealloss.refine``, ``--refine-steps`` Adam steps at ``--refine-lr``).
+  (``sealloss.refine``, ``--refine-steps`` Adam steps at ``--refine-lr``);
+- ``seal-teacher+seal``: the refined pseudo-labels and the ``seal`` arm's energy term together;
+- ``seal-teacher-r2``: a second round: the first ``seal-teacher`` student is the teacher.
 
 The loss-net is trained on the **labeled subjects only** (denoising score matching, MLP;
 ``bench/pretrain_h36m.py``), never on an unlabeled subject's 3D.
@@ -68,7 +70,7 @@ from sealloss.structural import symmetry_loss
 
 METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE")
 ARM_KINDS = ("plain", "sym", "seal", "seal+sym", "self", "sym-teacher", "median-teacher",
-             "seal-teacher")
+             "seal-teacher", "seal-teacher+seal", "seal-teacher-r2")
 
 
 def load(args):
@@ -109,6 +111,11 @@ def arms(args) -> list[dict]:
             {"name": "median-teacher", "teacher": "median"}]
     for k in args.refine_steps:
         out.append({"name": f"seal-teacher k={k}", "teacher": "seal", "refine_steps": k})
+    k0, fr0 = args.refine_steps[0], args.force_ratio[0]
+    out.append({"name": f"seal-teacher+seal k={k0} fr={fr0:g}", "teacher": "seal",
+                "refine_steps": k0, "force_ratio": fr0})
+    out.append({"name": f"seal-teacher-r2 k={k0}", "teacher": "seal", "refine_steps": k0,
+                "teacher_from": f"seal-teacher k={k0}"})
     return [a for a in out if a["name"].split(" ")[0] in args.arms]
 
 
@@ -182,17 +189,23 @@ def run_seed(payload) -> dict:
     x_l, y_l, x_u, groups_u, unl_subjects, sets = load(args)
     res = {"unlabeled_subjects": unl_subjects, "labeled_pairs": int(x_l.shape[0]),
            "unlabeled_pairs": int(x_u.shape[0]), "arms": {}, "teacher_refined": {}}
-    teacher_u = None
+    preds_u: dict[str, torch.Tensor] = {}  # each teacher's predictions on the unlabeled 2D
+    cache: dict[tuple, torch.Tensor] = {}
     for arm in arms(args):
         pseudo = None
         if "teacher" in arm:
             t0 = time.perf_counter()
-            pseudo = pseudo_labels(arm, args, teacher_u, x_u, groups_u)
+            source = arm.get("teacher_from", "plain")
+            key = (source, arm["teacher"], arm.get("refine_steps"))
+            if key not in cache:
+                cache[key] = pseudo_labels(arm, args, preds_u[source], x_u, groups_u)
+            pseudo = cache[key]
             print(f"[seed {seed}] {arm['name']}: pseudo-labels in "
                   f"{time.perf_counter() - t0:.0f} s", flush=True)
         model, info = train(arm, args, x_l, y_l, x_u, seed, pseudo)
+        if arm["name"] == "plain" or arm["name"].startswith("seal-teacher k="):
+            preds_u[arm["name"]] = predict(model, x_u)
         if arm["name"] == "plain":
-            teacher_u = predict(model, x_u)
             res["teacher_refined"] = teacher_refinement(model, args, sets)
         scores = {}
         for name, (x, y) in sets.items():
@@ -334,6 +347,8 @@ def main() -> None:
     if "plain" not in args.arms:
         ap.error("--arms must include plain (every difference is paired against it, and it is "
                  "the teacher of the self-training arms)")
+    if "seal-teacher-r2" in args.arms and "seal-teacher" not in args.arms:
+        ap.error("--arms seal-teacher-r2 needs seal-teacher (its student is the teacher)")
     t0 = time.perf_counter()
     payloads = [(args, s) for s in args.seeds]
     if args.jobs > 1:

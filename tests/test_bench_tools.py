@@ -65,3 +65,46 @@ def test_merge_checks_that_plain_runs_agree():
     b["runs"]["plain/0"] = _run(70.5)
     with pytest.raises(ValueError, match="plain/0 differs"):
         merge([a, b])
+
+
+def _semi_args(tmp_path, **kw):
+    from types import SimpleNamespace
+
+    from sealloss.hub import save_lossnet
+    from sealloss.nn import MLPLossNet
+
+    torch.manual_seed(0)
+    path = save_lossnet(MLPLossNet(width=16), tmp_path / "net.safetensors")
+    base = dict(lossnet=str(path), refine_steps=[5], refine_lr=2e-3, force_ratio=[0.3],
+                w_sym=[0.1], validate=True, arms=["plain", "self", "median-teacher",
+                                                  "seal-teacher", "seal-teacher-r2"])
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def test_semi_teachers_use_only_the_teachers_2d_and_predictions(tmp_path):
+    from h36m_semisupervised import arms, pseudo_labels
+
+    from sealloss.hub import load_lossnet
+    from sealloss.kinematics import bone_lengths
+
+    args = _semi_args(tmp_path)
+    names = [a["name"] for a in arms(args)]
+    assert names == ["plain", "self", "median-teacher", "seal-teacher k=5",
+                     "seal-teacher-r2 k=5"]
+    gen = torch.Generator().manual_seed(0)
+    x_u = torch.randn(12, 17, 2, generator=gen) * 0.3
+    teacher = torch.randn(12, 17, 3, generator=gen) * 0.2
+    teacher = teacher - teacher[:, :1]
+    groups = torch.tensor([0] * 6 + [1] * 6)
+    by_name = {a["name"]: a for a in arms(args)}
+    assert pseudo_labels(by_name["self"], args, teacher, x_u, groups) is teacher
+    med = pseudo_labels(by_name["median-teacher"], args, teacher, x_u, groups)
+    lengths = bone_lengths(med, "h36m17")
+    assert torch.allclose(lengths[:6], lengths[:1].expand(6, -1), atol=1e-5)
+    assert not torch.allclose(lengths[0], lengths[6])  # one median per sequence
+    refined = pseudo_labels(by_name["seal-teacher k=5"], args, teacher, x_u, groups)
+    net = load_lossnet(args.lossnet)
+    with torch.no_grad():
+        assert net.energy(x_u, refined).mean() < net.energy(x_u, teacher).mean()
+    assert torch.equal(refined[:, 0], teacher[:, 0])  # the root never moves
