@@ -22,7 +22,9 @@ batch, where the pseudo-labels come from this seed's ``plain`` model on the unla
 - ``seal-teacher``: those predictions refined by descent on the loss-net's energy
   (``sealloss.refine``, ``--refine-steps`` Adam steps at ``--refine-lr``);
 - ``seal-teacher+seal``: the refined pseudo-labels and the ``seal`` arm's energy term together;
-- ``seal-teacher-r2``: a second round: the first ``seal-teacher`` student is the teacher.
+- ``seal-teacher-r2``: a second round: the first ``seal-teacher`` student is the teacher;
+- ``self-ft`` / ``seal-teacher-ft``: as ``self`` / ``seal-teacher``, but the student starts from
+  the teacher's weights instead of a fresh initialisation (same steps and schedule).
 
 The loss-net is trained on the **labeled subjects only** (denoising score matching, MLP;
 ``bench/pretrain_h36m.py``), never on an unlabeled subject's 3D.
@@ -70,7 +72,7 @@ from sealloss.structural import symmetry_loss
 
 METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE")
 ARM_KINDS = ("plain", "sym", "seal", "seal+sym", "self", "sym-teacher", "median-teacher",
-             "seal-teacher", "seal-teacher+seal", "seal-teacher-r2")
+             "seal-teacher", "seal-teacher+seal", "seal-teacher-r2", "self-ft", "seal-teacher-ft")
 
 
 def load(args):
@@ -116,6 +118,9 @@ def arms(args) -> list[dict]:
                 "refine_steps": k0, "force_ratio": fr0})
     out.append({"name": f"seal-teacher-r2 k={k0}", "teacher": "seal", "refine_steps": k0,
                 "teacher_from": f"seal-teacher k={k0}"})
+    out.append({"name": "self-ft", "teacher": "self", "init": "plain"})
+    out.append({"name": f"seal-teacher-ft k={k0}", "teacher": "seal", "refine_steps": k0,
+                "init": "plain"})
     return [a for a in out if a["name"].split(" ")[0] in args.arms]
 
 
@@ -134,11 +139,13 @@ def pseudo_labels(arm: dict, args, teacher_u: torch.Tensor, x_u: torch.Tensor,
     return refine(net, x_u, teacher_u, steps=arm["refine_steps"], lr=args.refine_lr).poses
 
 
-def train(arm: dict, args, x_l, y_l, x_u, seed: int,
-          pseudo: torch.Tensor | None = None) -> tuple[torch.nn.Module, dict]:
+def train(arm: dict, args, x_l, y_l, x_u, seed: int, pseudo: torch.Tensor | None = None,
+          init: dict | None = None) -> tuple[torch.nn.Module, dict]:
     torch.manual_seed(seed)
     model = SimpleBaseline("h36m17", 512, 2, 0.5)
     model.set_input_stats(torch.cat([x_l, x_u]))
+    if init is not None:
+        model.load_state_dict(init)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gamma = 0.05 ** (1.0 / args.steps)
     seal = None
@@ -191,6 +198,7 @@ def run_seed(payload) -> dict:
            "unlabeled_pairs": int(x_u.shape[0]), "arms": {}, "teacher_refined": {}}
     preds_u: dict[str, torch.Tensor] = {}  # each teacher's predictions on the unlabeled 2D
     cache: dict[tuple, torch.Tensor] = {}
+    weights: dict[str, dict] = {}
     for arm in arms(args):
         pseudo = None
         if "teacher" in arm:
@@ -202,10 +210,12 @@ def run_seed(payload) -> dict:
             pseudo = cache[key]
             print(f"[seed {seed}] {arm['name']}: pseudo-labels in "
                   f"{time.perf_counter() - t0:.0f} s", flush=True)
-        model, info = train(arm, args, x_l, y_l, x_u, seed, pseudo)
+        init = weights[arm["init"]] if "init" in arm else None
+        model, info = train(arm, args, x_l, y_l, x_u, seed, pseudo, init)
         if arm["name"] == "plain" or arm["name"].startswith("seal-teacher k="):
             preds_u[arm["name"]] = predict(model, x_u)
         if arm["name"] == "plain":
+            weights["plain"] = {k: v.clone() for k, v in model.state_dict().items()}
             res["teacher_refined"] = teacher_refinement(model, args, sets)
         scores = {}
         for name, (x, y) in sets.items():
