@@ -11,7 +11,7 @@ number of steps, each step one labeled batch and one unlabeled batch, same seeds
   (static loss-net, ``lam_unlabeled="auto"`` at a force ratio against the labeled pull);
 - ``seal+sym``: both.
 
-Self-training arms (the energy as a *teacher* instead of a loss; each trains a fresh student
+Self-training arms (the energy as a *teacher* instead of a loss; each trains a student
 for the same number of steps, with ``w_pseudo * MPJPE(y_hat_u, pseudo_u)`` on the unlabeled
 batch, where the pseudo-labels come from this seed's ``plain`` model on the unlabeled 2D):
 
@@ -231,7 +231,7 @@ def run_seed(payload) -> dict:
 def teacher_refinement(model, args, sets) -> dict:
     """Diagnostic: the plain teacher's scores on each evaluation set after the same refinement
     the ``seal-teacher`` arms apply to the unlabeled predictions (``{steps: {set: scores}}``)."""
-    if "seal-teacher" not in args.arms:
+    if not any(a.get("teacher") == "seal" for a in arms(args)):
         return {}
     net = load_lossnet(args.lossnet, expect_skeleton="h36m17")
     out = {}
