@@ -38,6 +38,10 @@ Stacked-Hourglass detections.
         --lossnet bench/cache/semi-S1-mlp512-dsm.safetensors --seeds 0
     python bench/h36m_semisupervised.py --data-root ../shared/data \
         --lossnet bench/cache/semi-S1-mlp512-dsm.safetensors --seeds 0 1 2 --jobs 2
+    # the self-training arms (teacher = the plain arm; the variant chosen on S8 last)
+    python bench/h36m_semisupervised.py --data-root ../shared/data \
+        --lossnet bench/cache/semi-S1-mlp512-dsm.safetensors --seeds 0 1 2 --jobs 3 \
+        --refine-steps 30 --arms plain sym seal self-ft seal-teacher-ft
 
 Writes ``OUT.json``, ``OUT.md`` and ``OUT.png``.
 """
