@@ -119,6 +119,8 @@ def test_interleaved_times_rotates_the_order_and_skips_warmup_rounds():
     assert prepared == [0, 1, 2, 3]
     assert [n for n, _ in calls] == list("abc" "bca" "cab" "abc")
     assert all(len(t) == 3 for t in times.values())  # the warm-up round is not timed
+    with pytest.raises(ValueError, match="rounds"):
+        interleaved_times({}, rounds=3)
 
 
 def test_ratio_summary_pairs_rounds_and_refuses_unpaired_timings():

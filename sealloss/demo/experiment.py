@@ -290,6 +290,9 @@ def interleaved_times(
     the round shares. Returns ``{name: [seconds]}`` for the ``rounds`` rounds after ``warmup``
     untimed ones."""
     names = list(steps)
+    if not names or rounds < 1 or warmup < 0:
+        raise ValueError(f"interleaved_times needs step functions, rounds >= 1 and warmup >= 0; "
+                         f"got {len(names)} functions, rounds={rounds}, warmup={warmup}")
     times: dict[str, list[float]] = {n: [] for n in names}
     for i in range(rounds + warmup):
         if before_round is not None:
