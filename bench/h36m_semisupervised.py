@@ -203,7 +203,9 @@ def run_seed(payload) -> dict:
     preds_u: dict[str, torch.Tensor] = {}  # each teacher's predictions on the unlabeled 2D
     cache: dict[tuple, torch.Tensor] = {}
     weights: dict[str, dict] = {}
-    for arm in arms(args):
+    todo = arms(args)
+    teachers = {"plain"} | {a["teacher_from"] for a in todo if "teacher_from" in a}
+    for arm in todo:
         pseudo = None
         if "teacher" in arm:
             t0 = time.perf_counter()
@@ -216,7 +218,7 @@ def run_seed(payload) -> dict:
                   f"{time.perf_counter() - t0:.0f} s", flush=True)
         init = weights[arm["init"]] if "init" in arm else None
         model, info = train(arm, args, x_l, y_l, x_u, seed, pseudo, init)
-        if arm["name"] == "plain" or arm["name"].startswith("seal-teacher k="):
+        if arm["name"] in teachers:
             preds_u[arm["name"]] = predict(model, x_u)
         if arm["name"] == "plain":
             weights["plain"] = {k: v.clone() for k, v in model.state_dict().items()}

@@ -67,7 +67,7 @@ def test_merge_checks_that_plain_runs_agree():
         merge([a, b])
 
 
-def _semi_args(tmp_path, **kw):
+def _semi_args(tmp_path):
     from types import SimpleNamespace
 
     from sealloss.hub import save_lossnet
@@ -78,7 +78,6 @@ def _semi_args(tmp_path, **kw):
     base = dict(lossnet=str(path), refine_steps=[5], refine_lr=2e-3, force_ratio=[0.3],
                 w_sym=[0.1], validate=True, arms=["plain", "self", "median-teacher",
                                                   "seal-teacher", "seal-teacher-r2"])
-    base.update(kw)
     return SimpleNamespace(**base)
 
 
