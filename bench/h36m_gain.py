@@ -1,10 +1,11 @@
 """Paired gain benchmark on real Human3.6M: plain vs SEAL vs explicit structural losses.
 
 One command trains a SimpleBaseline per arm and seed with the same seeds, data order, schedule
-and budget, then scores every model on
+and budget, on the 2D kind ``--inputs`` (``gt``: GT-projected; ``sh``: the training subjects'
+Stacked-Hourglass detections), then scores every model on (``bench/h36m_sets.py``)
 
-- S9/S11 with GT-projected 2D (the standard protocol),
-- S9/S11 with the real Stacked-Hourglass detections (never used to choose anything),
+- S9/S11 with the same 2D kind first, then with the other kind (the S9/S11 detections are
+  never used to choose anything),
 - HumanEva-I Validate, zero-shot cross-dataset on the 15 shared joints (never used to choose),
 
 and writes a table (stdout), ``bench/results/h36m_gain.json`` and ``bench/results/h36m_gain.png``.
@@ -37,7 +38,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -47,20 +47,11 @@ from seal_variants import VARIANTS, seal_variant  # noqa: E402
 
 VALIDATION_WEIGHTS = "bench/cache/h36m17-graphormer-S1S5S6S7.safetensors"
 
-from sealloss.data import (  # noqa: E402
-    TEST_SUBJECTS,
-    TRAIN_SUBJECTS,
-    fit_neck_nose_rule,
-    fit_spine_rule,
-    h36m_pairs,
-    h36m_sh_detections,
-    humaneva_as_h36m17,
-    humaneva_pairs,
-    load_h36m,
-)
+from h36m_sets import INPUTS, scoring_sets, training_pairs  # noqa: E402
+
+from sealloss.data import load_h36m  # noqa: E402
 from sealloss.experiment import (  # noqa: E402
     ArmConfig,
-    EvalSet,
     TrainConfig,
     evaluate_model,
     interleaved_step_times,
@@ -145,32 +136,10 @@ def make_arms(args: argparse.Namespace, seed: int, n_train: int) -> list[ArmConf
 
 
 def load_sets(args: argparse.Namespace):
+    """Training pairs of the input kind (``--inputs``) and the scoring sets (``h36m_sets``)."""
     ds = load_h36m(args.data_root)
-    train_subjects = ("S1", "S5", "S6", "S7") if args.validate else TRAIN_SUBJECTS
-    tr = h36m_pairs(train_subjects, dataset=ds, every=args.every)
-    x = torch.from_numpy(tr["x2d"])
-    y = torch.from_numpy(tr["y3d"])
-    rules_src = h36m_pairs(train_subjects, dataset=ds, every=10)
-    neck, spine = fit_neck_nose_rule(rules_src), fit_spine_rule(rules_src)
-    sets: dict[str, EvalSet] = {}
-    if args.validate:
-        va = h36m_pairs(("S8",), dataset=ds, every=args.test_every)
-        sets["S8 val GT-2D"] = EvalSet(torch.from_numpy(va["x2d"]), torch.from_numpy(va["y3d"]),
-                                       actions=list(va["action"]))
-        return x, y, sets
-    te = h36m_pairs(TEST_SUBJECTS, dataset=ds, every=args.test_every)
-    sets["S9/S11 GT-2D"] = EvalSet(torch.from_numpy(te["x2d"]), torch.from_numpy(te["y3d"]),
-                                   actions=list(te["action"]))
-    sh = h36m_sh_detections(dataset=ds, every=args.test_every, neck_rule=neck, spine_rule=spine)
-    v = sh["valid"]
-    sets["S9/S11 SH-2D"] = EvalSet(torch.from_numpy(sh["x2d"][v]),
-                                   torch.from_numpy(te["y3d"][v]),
-                                   actions=list(np.asarray(te["action"])[v]))
-    he = humaneva_pairs(args.data_root, split="Validate")
-    he17, idx = humaneva_as_h36m17(he, neck_rule=neck)
-    sets["HumanEva-I (zero-shot)"] = EvalSet(torch.from_numpy(he17["x2d"]),
-                                             torch.from_numpy(he17["y3d"]), skeleton="humaneva15",
-                                             pred_index=[int(i) for i in idx])
+    x, y, _, rules = training_pairs(ds, args.inputs, args.every, args.validate)
+    sets = scoring_sets(ds, args.data_root, args.inputs, args.test_every, args.validate, rules)
     return x, y, sets
 
 
@@ -321,12 +290,33 @@ def run_one(args: argparse.Namespace, arm_name: str, seed: int) -> dict:
     t0 = time.perf_counter()
     res = train_arm(arm, x, y, cfg, seed, on_epoch_end=per_epoch)
     ev = evaluate_model(res.model, sets)
+    if args.save_models:
+        save_model(res.model, cfg, Path(args.save_models) / f"{arm.name}_seed{seed}.pt")
     out = {"arm": arm.name, "seed": seed, "eval": ev, "step_time_s": res.step_time_s,
            "history": res.history[-5:], "epochs": res.epochs,
            "minutes": (time.perf_counter() - t0) / 60}
     if arm.seal:
         out["seal_settings"] = _describe(arm.seal_kwargs)
     return out
+
+
+def save_model(model: torch.nn.Module, cfg: TrainConfig, path: Path) -> None:
+    """The trained lifter's weights and width (``load_model`` rebuilds it), written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"state_dict": model.state_dict(), "width": cfg.width, "blocks": cfg.blocks,
+                "dropout": cfg.dropout}, tmp)
+    tmp.replace(path)
+
+
+def load_model(path: str | Path) -> torch.nn.Module:
+    """A lifter written by :func:`save_model`, in eval mode."""
+    from sealloss.demo.baselines import SimpleBaseline
+
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    model = SimpleBaseline("h36m17", ck["width"], ck["blocks"], ck["dropout"])
+    model.load_state_dict(ck["state_dict"])
+    return model.eval()
 
 
 def _star(job: tuple) -> dict:
@@ -336,6 +326,9 @@ def _star(job: tuple) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data-root", default=None)
+    ap.add_argument("--inputs", choices=INPUTS, default="gt",
+                    help="2D the models train on: gt (projected ground truth) or sh "
+                         "(Stacked-Hourglass detections); scored on both kinds, this one first")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--arms", nargs="+", default=["plain", "explicit", "seal", "seal+explicit"])
     ap.add_argument("--from-fronts", default=None,
@@ -371,6 +364,8 @@ def main() -> None:
     ap.add_argument("--validate", action="store_true",
                     help="train on S1/S5/S6/S7 and score on S8 only (for choosing settings)")
     ap.add_argument("--resume", action="store_true", help="skip runs already in OUT.runs.jsonl")
+    ap.add_argument("--save-models", default=None,
+                    help="folder for each trained lifter (ARM_seedN.pt), e.g. bench/cache/...")
     ap.add_argument("--out", default="bench/results/h36m_gain")
     args = ap.parse_args()
     if args.quick:

@@ -4,7 +4,10 @@ Files (research-only; never shipped, never downloaded; see the data folder's ``S
 
 - ``h36m_3d17_world_10hz.npz``: world 3D (mm, z up), 17 joints (``h36m17``), every 5th frame.
 - ``h36m_cameras.json``: calibration, ``X_cam = R @ (X_world - T)`` (see :mod:`.cameras`).
-- ``h36m_test_S9S11_sh2d_10hz.npz``: Stacked-Hourglass 2D detections (MPII-16) for S9/S11.
+- ``h36m_test_S9S11_sh2d_10hz.npz``: Stacked-Hourglass 2D detections (MPII-16) for S9/S11
+  (evaluation only).
+- ``h36m_train_S1-S8_sh2d_10hz.npz``: the same detector's 2D for S1/S5/S6/S7/S8 (may be used for
+  training, S8 validation and loss-net pretraining).
 
 Every loader here returns a *pairs dict* of numpy arrays with one row per (frame, camera):
 
@@ -80,7 +83,8 @@ _ACTION_ALIASES = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog", "WalkingToge
 
 _FILE_3D = "h36m_3d17_world_10hz.npz"
 _FILE_CAMS = "h36m_cameras.json"
-_FILE_SH = "h36m_test_S9S11_sh2d_10hz.npz"
+_FILE_SH_TEST = "h36m_test_S9S11_sh2d_10hz.npz"
+_FILE_SH_TRAIN = "h36m_train_S1-S8_sh2d_10hz.npz"
 _ROOT = 0
 
 
@@ -371,6 +375,28 @@ def fit_spine_rule(train_pairs: dict[str, np.ndarray]) -> SegmentRule:
 # --------------------------------------------------------------------------- SH detections
 
 
+def _sh_file(subject: str) -> str:
+    return _FILE_SH_TEST if subject in TEST_SUBJECTS else _FILE_SH_TRAIN
+
+
+def _read_sh_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, 4, 16, 2)`` detections (pixels, -1 where missing) and their ``seq * 1e6 + frame``
+    keys; checks the layout and names the file when it is wrong."""
+    sh = load_npz_entry(path, "sh_2d")
+    key = (np.asarray(load_npz_entry(path, "seq_id")).astype(np.int64) * 1_000_000
+           + np.asarray(load_npz_entry(path, "frame_index_50hz")))
+    if tuple(np.asarray(load_npz_entry(path, "camera_order")).astype(str)) != CAMERA_ORDER:
+        raise DataFormatError(f"{path.name}: unexpected camera order")
+    if sh.ndim != 4 or sh.shape[2:] != (16, 2) or sh.shape[0] != key.shape[0]:
+        raise DataFormatError(
+            f"{path.name}: sh_2d must be (N, cameras, 16, 2) MPII-16 detections, got {sh.shape}"
+        )
+    if key.size > 1 and not (np.diff(key) > 0).all():
+        order = np.argsort(key, kind="stable")
+        sh, key = sh[order], key[order]
+    return sh, key
+
+
 def h36m_sh_detections(
     root: str | os.PathLike | None = None,
     subjects=TEST_SUBJECTS,
@@ -381,8 +407,11 @@ def h36m_sh_detections(
     spine_rule: SegmentRule | None = None,
     dataset: H36MData | None = None,
 ) -> dict[str, np.ndarray]:
-    """Stacked-Hourglass 2D detections of S9/S11 mapped onto H36M-17, row-aligned with
+    """Stacked-Hourglass 2D detections mapped onto H36M-17, row-aligned with
     ``h36m_pairs(subjects, cameras=cameras, actions=actions, every=every)``.
+
+    S9/S11 are read from the evaluation-only test file, S1/S5/S6/S7/S8 from the training file
+    (module docstring); a subject list may mix both.
 
     MPII-16 joints go to their same-named H36M-17 slots (``joint_map("mpii16", "h36m17")``;
     note the detector's "Spine/Thorax/Head" are MPII thorax/upper-neck/head-top). Neck/Nose,
@@ -398,16 +427,9 @@ def h36m_sh_detections(
     """
     data = dataset if dataset is not None else load_h36m(root)
     subjects = _check_subjects(data, subjects)
-    path = find_data_file(_FILE_SH, "h36m", data.folder)
-    sh = load_npz_entry(path, "sh_2d")
-    sh_key = (np.asarray(load_npz_entry(path, "seq_id")).astype(np.int64) * 1_000_000
-              + np.asarray(load_npz_entry(path, "frame_index_50hz")))
-    if tuple(np.asarray(load_npz_entry(path, "camera_order")).astype(str)) != CAMERA_ORDER:
-        raise DataNotFoundError(f"{_FILE_SH}: unexpected camera order")
-    if sh.ndim != 4 or sh.shape[2:] != (16, 2) or sh.shape[0] != sh_key.shape[0]:
-        raise DataFormatError(
-            f"{_FILE_SH}: sh_2d must be (N, cameras, 16, 2) MPII-16 detections, got {sh.shape}"
-        )
+    files: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name in sorted({_sh_file(s) for s in subjects}):
+        files[name] = _read_sh_file(find_data_file(name, "h36m", data.folder))
     if neck_rule is None:
         neck_rule = fit_neck_nose_rule(h36m_pairs(TRAIN_SUBJECTS, every=10, dataset=data))
         logger.info("Neck/Nose rule fitted on training GT: a=%.4f b=%.4f", neck_rule.a,
@@ -416,12 +438,14 @@ def h36m_sh_detections(
     cam_idx = _camera_indices(cameras)
     parts = []
     for subject in subjects:
+        sh, sh_key = files[_sh_file(subject)]
         rows = _select_rows(data, subject, actions, every)
         key = data.seq_id[rows] * 1_000_000 + data.frame[rows]
         pos = np.searchsorted(sh_key, key)
         pos = np.minimum(pos, sh_key.size - 1)
         if not np.array_equal(sh_key[pos], key):
-            raise DataNotFoundError(f"{_FILE_SH} has no detections for some {subject} frames")
+            raise DataNotFoundError(
+                f"{_sh_file(subject)} has no detections for some {subject} frames")
         c_local, r = _order_seq_cam_frame(data.seq_id[rows], len(cam_idx))
         cam_global = np.asarray(cam_idx, dtype=np.int64)[c_local]
         det16 = sh[pos[r], cam_global].astype(np.float64)  # (n, 16, 2)
