@@ -140,7 +140,7 @@ def pseudo_labels(arm: dict, args, teacher_u: torch.Tensor, x_u: torch.Tensor,
     if kind == "median":
         return sequence_median_bones(teacher_u, groups_u, "h36m17")
     net = load_lossnet(args.lossnet, expect_skeleton="h36m17")
-    return refine(net, x_u, teacher_u, steps=arm["refine_steps"], lr=args.refine_lr).poses
+    return refine(net, x_u, teacher_u, steps=arm["refine_steps"], lr=args.refine_lr, pull=0.0).poses
 
 
 def train(arm: dict, args, x_l, y_l, x_u, seed: int, pseudo: torch.Tensor | None = None,
@@ -244,7 +244,7 @@ def teacher_refinement(model, args, sets) -> dict:
     for k in args.refine_steps:
         out[str(k)] = {}
         for name, (x, y) in sets.items():
-            p = refine(net, x, predict(model, x), steps=k, lr=args.refine_lr).poses
+            p = refine(net, x, predict(model, x), steps=k, lr=args.refine_lr, pull=0.0).poses
             s = evaluate(p, y, "h36m17").summary
             out[str(k)][name] = {m: float(s[m]) for m in METRICS}
     return out

@@ -23,7 +23,9 @@ __all__ = [
     "SHIPPED_WEIGHTS_CARD",
     "DSM_WEIGHTS_CARD",
     "WEIGHTS_CARDS",
+    "INPUT_KINDS",
     "REFINE",
+    "refine_defaults",
 ]
 
 #: The recommended, measured setting (read-only). Keys are AlternatingWrapper arguments.
@@ -102,12 +104,29 @@ WEIGHTS_CARDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyT
     "h36m17-dsm": DSM_WEIGHTS_CARD,
 })
 
-#: Defaults of test-time refinement (:func:`sealloss.refine`, ``sealloss refine``):
-#: the weights and the descent setting chosen on Human3.6M S8 by ``bench/lossnet_landscape.py``
-#: (lowest S8 MPJPE over lr x pull x steps; see the README's landscape section).
-REFINE: MappingProxyType[str, Any] = MappingProxyType({
-    "weights": "h36m17-dsm",
-    "steps": 30,
-    "lr": 1e-3,
-    "pull": 100.0,
+#: The 2D input kinds refinement knows: ``"gt"`` (GT-projected 2D, the pose's own projection) and
+#: ``"detected"`` (a 2D detector's output, e.g. Stacked Hourglass or CPN).
+INPUT_KINDS: tuple[str, ...] = ("gt", "detected")
+
+#: Defaults of test-time refinement (:func:`sealloss.refine`, ``sealloss refine``), per 2D input
+#: kind: the weights and the descent setting chosen on Human3.6M S8 (``bench/lossnet_landscape.py``
+#: for ``"gt"``: lowest S8 MPJPE over lr x pull x steps; see docs/results). ``steps = 0`` means
+#: that no refiner we measured improved that input kind on S8: refinement then returns the input.
+REFINE: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType({
+    "gt": MappingProxyType({"weights": "h36m17-dsm", "steps": 30, "lr": 1e-3, "pull": 100.0}),
+    # the GT-2D refiner made detection-trained predictions 6.5 % worse on S9/S11 (measured); until
+    # a detection-conditioned refiner is chosen on S8 the recommended setting is not to move them
+    "detected": MappingProxyType({"weights": "h36m17-dsm", "steps": 0, "lr": 1e-3, "pull": 100.0}),
 })
+
+
+def refine_defaults(inputs: str = "gt") -> MappingProxyType[str, Any]:
+    """The refinement defaults of one 2D input kind (:data:`REFINE`).
+
+    Raises:
+        ValueError: ``inputs`` is not one of :data:`INPUT_KINDS`.
+    """
+    if inputs not in REFINE:
+        raise ValueError(f"inputs must be one of {INPUT_KINDS} (the kind of 2D the poses were "
+                         f"predicted from), got {inputs!r}")
+    return REFINE[inputs]

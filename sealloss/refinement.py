@@ -10,6 +10,7 @@ moved).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import torch
 from torch import Tensor
 
 from .checks import check_pair
+from .defaults import refine_defaults
 from .kinematics import bone_lengths, bone_vectors, forward_kinematics
 from .nn.base import LossNet
 from .skeleton import Skeleton, get_skeleton
@@ -71,29 +73,35 @@ def _check_options(steps: int, lr: float, pull: float, batch_size: int) -> None:
 
 
 def refine(
-    lossnet: LossNet,
+    lossnet: LossNet | str | None,
     x2d: Tensor,
     y_hat: Tensor,
-    steps: int = 30,
-    lr: float = 2e-3,
-    pull: float = 0.0,
+    steps: int | None = None,
+    lr: float | None = None,
+    pull: float | None = None,
     batch_size: int = 4096,
     snapshots: Sequence[int] = (),
     progress: Callable[[int, int], None] | None = None,
+    inputs: str = "gt",
 ) -> RefineResult:
     r"""Refine poses by Adam descent on ``E(x, y) + pull * mean_j ||y_j - y_hat_j||^2``.
 
     Each pose moves independently (Adam is elementwise and the energy is summed over poses, so
-    results do not depend on ``batch_size``); the root joint never moves.
+    results do not depend on ``batch_size``); the root joint never moves. Every setting left at
+    ``None`` takes the recommended value for the 2D input kind ``inputs``
+    (:func:`sealloss.defaults.refine_defaults`, the same defaults as ``sealloss refine``).
 
     Args:
-        lossnet: the energy (put in eval mode; its parameters are not changed).
+        lossnet: the energy (put in eval mode; its parameters are not changed), a registered
+            weights name or ``.safetensors`` path, or ``None`` for the input kind's weights.
         x2d: ``(N, J, 2)`` canonical 2D inputs.
         y_hat: ``(N, J, 3)`` predictions, metres.
         steps: Adam steps (0 returns the input).
         lr: Adam learning rate: about the largest move of a coordinate per step, metres.
         pull: weight of the squared distance to ``y_hat`` (per square metre, averaged over
             joints): keeps the refined pose near the prediction.
+        inputs: ``"gt"`` (GT-projected 2D) or ``"detected"`` (a detector's 2D): which
+            recommended weights and settings fill the ``None`` arguments.
         batch_size: poses refined together.
         snapshots: also return the poses after these step counts (``<= steps``).
         progress: called as ``progress(done_poses, total_poses)`` after each batch.
@@ -105,7 +113,15 @@ def refine(
         PoseShapeError / NonFiniteError: bad shapes or non-finite inputs (nothing is changed).
         ValueError: bad options.
     """
+    rec = refine_defaults(inputs)
+    steps = rec["steps"] if steps is None else steps
+    lr = rec["lr"] if lr is None else lr
+    pull = rec["pull"] if pull is None else pull
     _check_options(steps, lr, pull, batch_size)
+    if lossnet is None or isinstance(lossnet, (str, os.PathLike)):
+        from .hub import load_lossnet
+
+        lossnet = load_lossnet(rec["weights"] if lossnet is None else lossnet)
     sk = lossnet.skeleton
     check_pair(x2d, y_hat, sk.num_joints)
     if x2d.dim() != 3:

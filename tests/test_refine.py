@@ -38,20 +38,20 @@ def test_refine_moves_non_root_joints_down_the_energy_and_keeps_the_root():
     x, y = _poses()
     target = torch.zeros(17, 3)
     net = _Pull(target)
-    r = refine(net, x, y, steps=50, lr=0.01, snapshots=(0, 10, 50))
+    r = refine(net, x, y, steps=50, lr=0.01, pull=0.0, snapshots=(0, 10, 50))
     assert torch.equal(r.poses[:, 0], y[:, 0])
     assert (r.energy_after < r.energy_before).all()
     assert torch.equal(r.snapshots[0], y) and torch.equal(r.snapshots[50], r.poses)
     assert r.ms_per_1000 > 0
     # batch size does not change the result (each pose has its own Adam moments)
-    r2 = refine(net, x, y, steps=50, lr=0.01, batch_size=3)
+    r2 = refine(net, x, y, steps=50, lr=0.01, pull=0.0, batch_size=3)
     torch.testing.assert_close(r2.poses, r.poses)
 
 
 def test_pull_keeps_poses_near_the_prediction_and_zero_steps_is_identity():
     x, y = _poses()
     net = _Pull(torch.zeros(17, 3))
-    free = refine(net, x, y, steps=40, lr=0.01)
+    free = refine(net, x, y, steps=40, lr=0.01, pull=0.0)
     held = refine(net, x, y, steps=40, lr=0.01, pull=1e4)
     assert (held.poses - y).norm() < (free.poses - y).norm()
     assert torch.equal(refine(net, x, y, steps=0).poses, y)
@@ -192,8 +192,43 @@ def test_shipped_score_matching_weights_point_at_the_truth_on_unseen_data():
         a, b = -grad.flatten(1), (y - yn).flatten(1)
         cos[name] = float(((a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1))).mean())
     assert cos["h36m17-dsm"] > 0.45 and cos["h36m17-dsm"] > cos["h36m17"] + 0.2, cos
-    net = load_lossnet(REFINE["weights"])
-    r = refine(net, x, yn, steps=REFINE["steps"], lr=REFINE["lr"], pull=REFINE["pull"])
+    r = refine(None, x, yn)  # the GT-2D defaults: REFINE["gt"]
+    assert REFINE["gt"]["steps"] > 0
     before = float((yn - y).norm(dim=-1).mean())
     after = float((r.poses - y).norm(dim=-1).mean())
     assert after < 0.9 * before, (before, after)
+
+
+def test_python_and_cli_refinement_share_one_set_of_defaults_per_input_kind():
+    """``refine()``'s defaults are those of ``sealloss refine`` (they once differed: lr 2e-3 and
+    pull 0 in Python, lr 1e-3 and pull 100 on the CLI), for every input kind."""
+    import inspect
+
+    from sealloss.cli import build_parser
+    from sealloss.defaults import INPUT_KINDS, REFINE, refine_defaults
+
+    sig = inspect.signature(refine)
+    assert all(sig.parameters[k].default is None for k in ("steps", "lr", "pull"))
+    assert set(REFINE) == set(INPUT_KINDS) == {"gt", "detected"}
+    for kind in INPUT_KINDS:
+        args = build_parser().parse_args(["refine", "p.npz", "--out", "o.npz", "--inputs", kind])
+        from sealloss.commands.refine import resolved_settings
+
+        assert resolved_settings(args) == dict(refine_defaults(kind))
+    with pytest.raises(ValueError, match="inputs"):
+        refine_defaults("cpn")
+
+
+def test_refine_fills_unset_options_from_the_input_kind():
+    x, y = _poses()
+    net = _Pull(torch.zeros(17, 3))
+    from sealloss.defaults import REFINE
+
+    got = refine(net, x, y, inputs="gt")
+    want = refine(net, x, y, steps=REFINE["gt"]["steps"], lr=REFINE["gt"]["lr"],
+                  pull=REFINE["gt"]["pull"])
+    assert torch.equal(got.poses, want.poses)
+    det = REFINE["detected"]
+    assert torch.equal(refine(net, x, y, inputs="detected").poses,
+                       refine(net, x, y, steps=det["steps"], lr=det["lr"],
+                              pull=det["pull"]).poses)

@@ -3,7 +3,8 @@
 Input: an ``.npz`` with the 2D inputs (``--x2d-key``, screen frame, or pixels with
 ``--image-size``) and the predictions (``--pred-key``, in ``--units``). Output: an ``.npz`` with
 ``refined`` (same units and shape as the predictions), ``energy_before`` and ``energy_after``.
-The root joint is never moved. Defaults: :data:`sealloss.defaults.REFINE` (chosen on S8).
+The root joint is never moved. Defaults: :data:`sealloss.defaults.REFINE` for the 2D kind
+``--inputs`` (chosen on S8), the same as :func:`sealloss.refine`'s.
 """
 
 from __future__ import annotations
@@ -13,9 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..defaults import REFINE
+from ..defaults import INPUT_KINDS, refine_defaults
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "resolved_settings"]
+
+_SETTINGS = ("weights", "steps", "lr", "pull")
+
+
+def resolved_settings(args: argparse.Namespace) -> dict:
+    """The weights, steps, lr and pull of a parsed command line: each option given, else the
+    default of the input kind ``--inputs`` (:func:`sealloss.defaults.refine_defaults`)."""
+    rec = refine_defaults(args.inputs)
+    return {k: rec[k] if getattr(args, k) is None else getattr(args, k) for k in _SETTINGS}
 
 
 def add_parser(sub, formatter_class) -> argparse.ArgumentParser:
@@ -28,11 +38,18 @@ def add_parser(sub, formatter_class) -> argparse.ArgumentParser:
         "energies and reports the cost per 1,000 poses. Opt-in: it adds test-time cost.")
     r.add_argument("predictions", help=".npz with 2D inputs and 3D predictions")
     r.add_argument("--out", required=True, help="output .npz")
-    r.add_argument("--weights", default=REFINE["weights"], help="loss-net name or .safetensors")
-    r.add_argument("--steps", type=int, default=REFINE["steps"])
-    r.add_argument("--lr", type=float, default=REFINE["lr"], help="metres per step (Adam)")
-    r.add_argument("--pull", type=float, default=REFINE["pull"],
-                   help="weight of the squared distance to the prediction (per m^2)")
+    r.add_argument("--inputs", choices=INPUT_KINDS, default="gt",
+                   help="what the 2D is: gt (projected ground truth) or detected (a 2D "
+                        "detector's output); picks the recommended weights and settings")
+    r.add_argument("--weights", default=None,
+                   help="loss-net name or .safetensors (default: the input kind's)")
+    r.add_argument("--steps", type=int, default=None,
+                   help="Adam steps (default: the input kind's; 0 returns the input)")
+    r.add_argument("--lr", type=float, default=None,
+                   help="metres per step (Adam; default: the input kind's)")
+    r.add_argument("--pull", type=float, default=None,
+                   help="weight of the squared distance to the prediction (per m^2; default: "
+                        "the input kind's)")
     r.add_argument("--x2d-key", default="x2d")
     r.add_argument("--pred-key", default=None, help="default: 'pred', else 'y3d'")
     r.add_argument("--units", default="m", choices=("m", "cm", "mm"),
@@ -66,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix != ".npz":
         raise CLIError(f"--out must name a .npz file, got {args.out!r}")
     check_writable("--out", out, "nothing was refined")
-    net = load_lossnet(args.weights)
+    settings = resolved_settings(args)
+    net = load_lossnet(settings["weights"])
     arrays = _load_file(args.predictions)
     if "" in arrays:
         raise CLIError("refine needs an .npz holding both the 2D inputs and the predictions")
@@ -91,15 +109,16 @@ def run(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     with bar:
-        res = refine(net, x, y, steps=args.steps, lr=args.lr, pull=args.pull,
-                     batch_size=args.batch_size, progress=progress)
+        res = refine(net, x, y, steps=settings["steps"], lr=settings["lr"],
+                     pull=settings["pull"], batch_size=args.batch_size, progress=progress)
     refined = (res.poses / scale).reshape(*lead, j, 3).numpy()
     e0 = res.energy_before.reshape(lead).numpy()
     e1 = res.energy_after.reshape(lead).numpy()
     np.savez(out, refined=refined, energy_before=e0, energy_after=e1)
     n = y.shape[0]
-    print(f"{n} poses refined with {args.weights} ({args.steps} steps, lr {args.lr:g} m, pull "
-          f"{args.pull:g}); mean energy {float(e0.mean()) if n else float('nan'):.4f} -> "
+    print(f"{n} poses refined with {settings['weights']} ({settings['steps']} steps, lr "
+          f"{settings['lr']:g} m, pull {settings['pull']:g}; --inputs {args.inputs}); mean energy "
+          f"{float(e0.mean()) if n else float('nan'):.4f} -> "
           f"{float(e1.mean()) if n else float('nan'):.4f}")
     print(f"cost: {res.seconds:.2f} s, {res.ms_per_1000:.0f} ms per 1,000 poses on this machine")
     print(f"wrote {out} (refined, energy_before, energy_after)")
