@@ -138,8 +138,8 @@ def make_arms(args: argparse.Namespace, seed: int, n_train: int) -> list[ArmConf
 def load_sets(args: argparse.Namespace):
     """Training pairs of the input kind (``--inputs``) and the scoring sets (``h36m_sets``)."""
     ds = load_h36m(args.data_root)
-    x, y, _, rules = training_pairs(ds, args.inputs, args.every, args.validate)
-    sets = scoring_sets(ds, args.data_root, args.inputs, args.test_every, args.validate, rules)
+    x, y, _ = training_pairs(ds, args.inputs, args.every, args.validate)
+    sets = scoring_sets(ds, args.data_root, args.inputs, args.test_every, args.validate)
     return x, y, sets
 
 

@@ -4,7 +4,8 @@
 ``inputs="sh"``: the 2D is the Stacked-Hourglass detections (the detected-2D protocol users are
 in): the training subjects' file for training and S8 validation, the S9/S11 file for scoring only.
 The Neck/Nose and Spine rules that fill the joints MPII-16 lacks are fitted on the *training*
-subjects' GT-projected 2D (every 10th frame), never on a scored subject.
+subjects' GT-projected 2D (every 10th frame), never on a scored subject
+(:func:`sealloss.data.h36m_detected_pairs`).
 
 Choosing settings (``validate=True``): train S1/S5/S6/S7, score S8 (the input kind's set first,
 then the other kind). Final runs: train S1/S5/S6/S7/S8, score S9/S11 (the input kind first),
@@ -14,8 +15,6 @@ The first set of the returned dict is the primary one (per-epoch curves, converg
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
@@ -23,11 +22,9 @@ from sealloss.data import (
     TEST_SUBJECTS,
     TRAIN_SUBJECTS,
     H36MData,
-    SegmentRule,
     fit_neck_nose_rule,
-    fit_spine_rule,
+    h36m_detected_pairs,
     h36m_pairs,
-    h36m_sh_detections,
     humaneva_as_h36m17,
     humaneva_pairs,
 )
@@ -39,46 +36,32 @@ VALIDATION_SUBJECTS = ("S8",)
 _LABEL = {"gt": "GT-2D", "sh": "SH-2D"}
 
 
-@dataclass(frozen=True)
-class Rules:
-    """The Neck/Nose and Spine rules of one training split (fitted on its GT-projected 2D)."""
-
-    neck: SegmentRule
-    spine: SegmentRule
-
-
-def fit_rules(ds: H36MData, train_subjects) -> Rules:
-    src = h36m_pairs(tuple(train_subjects), dataset=ds, every=10)
-    return Rules(fit_neck_nose_rule(src), fit_spine_rule(src))
-
-
 def check_inputs(inputs: str) -> str:
     if inputs not in INPUTS:
         raise ValueError(f"inputs must be one of {INPUTS}, got {inputs!r}")
     return inputs
 
 
-def pairs(ds: H36MData, subjects, inputs: str, every: int, rules: Rules) -> dict[str, np.ndarray]:
+def train_subjects(validate: bool) -> tuple[str, ...]:
+    return VALIDATION_TRAIN if validate else TRAIN_SUBJECTS
+
+
+def pairs(ds: H36MData, subjects, inputs: str, every: int, validate: bool
+          ) -> dict[str, np.ndarray]:
     """The pairs dict of ``subjects`` (see :mod:`sealloss.data.h36m`) with ``x2d`` of the given
-    input kind; rows whose detection is missing are dropped (``valid`` is False there)."""
-    p = h36m_pairs(tuple(subjects), dataset=ds, every=every)
+    input kind; for ``sh``, rows whose detection is missing are dropped and the rules are fitted
+    on the training subjects of the split (``validate``)."""
     if check_inputs(inputs) == "gt":
-        return p
-    sh = h36m_sh_detections(dataset=ds, subjects=tuple(subjects), every=every,
-                            neck_rule=rules.neck, spine_rule=rules.spine)
-    keep = sh["valid"]
-    out = {k: v[keep] for k, v in p.items()}
-    out["x2d"] = sh["x2d"][keep]
-    return out
+        return h36m_pairs(tuple(subjects), dataset=ds, every=every)
+    return h36m_detected_pairs(tuple(subjects), every=every, dataset=ds,
+                               rules_from=train_subjects(validate))
 
 
 def training_pairs(ds: H36MData, inputs: str, every: int, validate: bool
-                   ) -> tuple[torch.Tensor, torch.Tensor, dict[str, np.ndarray], Rules]:
-    """``(x2d (N, 17, 2), y3d (N, 17, 3) metres, the pairs dict, rules)`` of the training split."""
-    subjects = VALIDATION_TRAIN if validate else TRAIN_SUBJECTS
-    rules = fit_rules(ds, subjects)
-    p = pairs(ds, subjects, inputs, every, rules)
-    return torch.from_numpy(p["x2d"]), torch.from_numpy(p["y3d"]), p, rules
+                   ) -> tuple[torch.Tensor, torch.Tensor, dict[str, np.ndarray]]:
+    """``(x2d (N, 17, 2), y3d (N, 17, 3) metres, the pairs dict)`` of the training split."""
+    p = pairs(ds, train_subjects(validate), inputs, every, validate)
+    return torch.from_numpy(p["x2d"]), torch.from_numpy(p["y3d"]), p
 
 
 def _eval_set(p: dict[str, np.ndarray]) -> EvalSet:
@@ -86,16 +69,24 @@ def _eval_set(p: dict[str, np.ndarray]) -> EvalSet:
                    actions=list(p["action"]))
 
 
-def scoring_sets(ds: H36MData, data_root, inputs: str, test_every: int, validate: bool,
-                 rules: Rules, humaneva: bool = True) -> dict[str, EvalSet]:
-    """The scoring sets, the input kind's first (module docstring)."""
+def scored_pairs(ds: H36MData, inputs: str, test_every: int, validate: bool
+                 ) -> dict[str, dict[str, np.ndarray]]:
+    """``{set name: pairs dict}`` of the scored subjects (S8, or S9/S11), input kind first."""
     other = "gt" if check_inputs(inputs) == "sh" else "sh"
     subjects, tag = (VALIDATION_SUBJECTS, "S8 val") if validate else (TEST_SUBJECTS, "S9/S11")
-    sets = {f"{tag} {_LABEL[k]}": _eval_set(pairs(ds, subjects, k, test_every, rules))
+    return {f"{tag} {_LABEL[k]}": pairs(ds, subjects, k, test_every, validate)
             for k in (inputs, other)}
+
+
+def scoring_sets(ds: H36MData, data_root, inputs: str, test_every: int, validate: bool,
+                 humaneva: bool = True) -> dict[str, EvalSet]:
+    """The scoring sets, the input kind's first (module docstring)."""
+    sets = {name: _eval_set(p) for name, p in scored_pairs(ds, inputs, test_every,
+                                                           validate).items()}
     if humaneva and not validate:
+        neck = fit_neck_nose_rule(h36m_pairs(TRAIN_SUBJECTS, dataset=ds, every=10))
         he = humaneva_pairs(data_root, split="Validate")
-        he17, idx = humaneva_as_h36m17(he, neck_rule=rules.neck)
+        he17, idx = humaneva_as_h36m17(he, neck_rule=neck)
         sets["HumanEva-I (zero-shot)"] = EvalSet(
             torch.from_numpy(he17["x2d"]), torch.from_numpy(he17["y3d"]), skeleton="humaneva15",
             pred_index=[int(i) for i in idx])

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -106,7 +107,15 @@ def pretrain_lossnet(
             f"predictions {tuple(predictions.shape)} must be row-aligned with y3d "
             f"{tuple(y3d.shape)}"
         )
-    torch.manual_seed(cfg.seed)
+    # torch's global generator is seeded only inside fork_rng (the caller's stream is restored);
+    # the net's initialisation and any dropout draw from it, the batches from ``gen``
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return _pretrain(x2d, y3d, cfg, sk, net, progress, predictions)
+
+
+def _pretrain(x2d: Tensor, y3d: Tensor, cfg: PretrainConfig, sk, net: LossNet | None,
+              progress, predictions: Tensor | None) -> tuple[LossNet, list[dict[str, float]]]:
     if net is None:
         net = build_lossnet({"kind": cfg.kind, "skeleton": sk.name, **cfg.model})
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -289,9 +298,17 @@ def run_h36m_pretraining(
     test_subjects: Sequence[str] | None = None,
     train_predictions: Any = None,
     init: str | None = None,
+    inputs: str = "gt",
+    gt_share: float = 0.0,
 ) -> dict[str, Any]:
-    """Pretrain on Human3.6M training subjects (GT-projected 2D, all cameras), report ranking
-    on S9/S11 and optionally save the weights (safetensors). Returns a JSON-able report.
+    """Pretrain on Human3.6M training subjects (all cameras), report ranking on S9/S11 and
+    optionally save the weights (safetensors). Returns a JSON-able report.
+
+    ``inputs``: the 2D the loss-net is conditioned on: ``"gt"`` (GT-projected) or ``"sh"`` (the
+    Stacked-Hourglass detections, :func:`sealloss.data.h36m_detected_pairs`, rules fitted on
+    ``train_subjects``; the ranking then uses the test subjects' detections too). ``gt_share``
+    (``"sh"`` only): the share of training rows, drawn with a generator seeded by ``cfg.seed``,
+    whose 2D is the GT projection instead of the detection.
 
     ``train_subjects`` / ``test_subjects`` default to S1/S5/S6/S7/S8 and S9/S11; a validation
     loss-net for choosing settings on S8 uses S1/S5/S6/S7 and S8. ``train_predictions``:
@@ -299,8 +316,14 @@ def run_h36m_pretraining(
     (see :func:`pretrain_lossnet`). ``init``: weights (name or path) to continue training from
     (fine-tuning) instead of a fresh net.
     """
-    from .data import TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_pairs, load_h36m
+    from .data import TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_detected_pairs, h36m_pairs, load_h36m
     from .hub import save_lossnet
+
+    if inputs not in ("gt", "sh"):
+        raise ValueError(f"inputs must be 'gt' or 'sh', got {inputs!r}")
+    if not 0.0 <= gt_share <= 1.0 or (gt_share > 0 and inputs == "gt"):
+        raise ValueError(f"gt_share must be in [0, 1] and needs inputs='sh', got {gt_share!r} "
+                         f"with inputs={inputs!r}")
 
     train_subjects = tuple(train_subjects or TRAIN_SUBJECTS)
     test_subjects = tuple(test_subjects or TEST_SUBJECTS)
@@ -309,8 +332,21 @@ def run_h36m_pretraining(
             f"train subjects {train_subjects} and test subjects {test_subjects} overlap"
         )
     ds = load_h36m(data_root)
-    tr = h36m_pairs(train_subjects, dataset=ds, every=train_every)
-    te = h36m_pairs(test_subjects, dataset=ds, every=test_every)
+    if inputs == "gt":
+        tr = h36m_pairs(train_subjects, dataset=ds, every=train_every)
+        te = h36m_pairs(test_subjects, dataset=ds, every=test_every)
+    else:
+        tr = h36m_detected_pairs(train_subjects, train_every, ds, rules_from=train_subjects)
+        te = h36m_detected_pairs(test_subjects, test_every, ds, rules_from=train_subjects)
+        if gt_share > 0:
+            gt = h36m_pairs(train_subjects, dataset=ds, every=train_every)
+            key = ["seq_id", "camera", "frame"]
+            if not all(np.array_equal(gt[k], tr[k]) for k in key):  # rows missing a detection
+                keep = np.isin(gt["seq_id"] * 10**8 + gt["camera"] * 10**7 + gt["frame"],
+                               tr["seq_id"] * 10**8 + tr["camera"] * 10**7 + tr["frame"])
+                gt = {k: v[keep] for k, v in gt.items()}
+            use_gt = np.random.default_rng(cfg.seed).random(tr["x2d"].shape[0]) < gt_share
+            tr["x2d"] = np.where(use_gt[:, None, None], gt["x2d"], tr["x2d"])
     t0 = time.perf_counter()
     preds = None
     if train_predictions is not None:
@@ -332,6 +368,8 @@ def run_h36m_pretraining(
         "config": cfg.as_dict(),
         "train_subjects": list(train_subjects),
         "test_subjects": list(test_subjects),
+        "inputs": inputs,
+        "gt_share": gt_share,
         "train_pairs": int(tr["x2d"].shape[0]),
         "test_pairs": int(te["x2d"].shape[0]),
         "train_seconds": train_s,

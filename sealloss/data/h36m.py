@@ -58,6 +58,7 @@ __all__ = [
     "fit_neck_nose_rule",
     "fit_spine_rule",
     "h36m_sh_detections",
+    "h36m_detected_pairs",
     "to_screen",
 ]
 
@@ -472,3 +473,36 @@ def h36m_sh_detections(
             "res_h": res_h.astype(np.int64),
         })
     return _concat(parts)
+
+
+def h36m_detected_pairs(
+    subjects,
+    every: int = 1,
+    dataset: H36MData | None = None,
+    rules_from=None,
+    root: str | os.PathLike | None = None,
+) -> dict[str, np.ndarray]:
+    """(Stacked-Hourglass 2D, GT 3D) pairs: :func:`h36m_pairs` with ``x2d`` replaced by the
+    detections, and the rows whose detection is missing dropped.
+
+    Args:
+        subjects: the subjects to read (training subjects' detections may be trained on; S9/S11's
+            are for evaluation only).
+        every: keep every ``every``-th 10 Hz frame of each sequence.
+        dataset: an already loaded :class:`H36MData`.
+        rules_from: the *training* subjects whose GT-projected 2D fits the Neck/Nose and Spine
+            rules (:func:`fit_neck_nose_rule`, :func:`fit_spine_rule`); never a scored subject.
+            Default :data:`TRAIN_SUBJECTS`; for S8 validation pass ``("S1", "S5", "S6", "S7")``.
+
+    Returns:
+        the pairs dict of :func:`h36m_pairs` (``x2d`` in the screen frame).
+    """
+    data = dataset if dataset is not None else load_h36m(root)
+    src = h36m_pairs(tuple(rules_from or TRAIN_SUBJECTS), every=10, dataset=data)
+    gt = h36m_pairs(tuple(subjects), every=every, dataset=data)
+    sh = h36m_sh_detections(dataset=data, subjects=tuple(subjects), every=every,
+                            neck_rule=fit_neck_nose_rule(src), spine_rule=fit_spine_rule(src))
+    keep = sh["valid"]
+    out = {k: v[keep] for k, v in gt.items()}
+    out["x2d"] = sh["x2d"][keep]
+    return out
