@@ -1,5 +1,6 @@
 """``sealloss demo``: SimpleBaseline without and with SEAL on the shipped clips (or Human3.6M),
-printed as a table; the work is :func:`sealloss.demo.runner.run_demo`.
+then the plain model's predictions refined at test time; printed as a table with the conditions
+of every cost and a plain verdict; the work is :func:`sealloss.demo.runner.run_demo`.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ def add_parser(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> argpa
     """Register the command on the CLI's sub-parsers."""
     d = sub.add_parser(
         "demo", formatter_class=formatter_class,
-        help="train a small SimpleBaseline with and without SEAL; print the comparison",
+        help="train a small SimpleBaseline with and without SEAL, refine the plain one's "
+        "predictions; print the comparison and a verdict",
         description="Trains a SimpleBaseline lifter twice (plain MPJPE loss, and MPJPE + SEAL "
         "energy of the shipped pretrained loss-net, the recommended setting), same seed and "
-        "data order, then scores both "
-        "on held-out poses. Needs no download: by default it uses the CMU clips shipped with "
-        "sealloss (a few minutes on 2 CPU cores). Writes skeleton figures, training curves, "
-        "predictions, the SEAL loss-net and results.json to --out.")
+        "data order, then refines the plain model's held-out predictions at test time by "
+        "descent on the score-matching energy (h36m17-dsm, as 'sealloss refine' does) and "
+        "scores all three on held-out poses, with a verdict that says when SEAL or the "
+        "refinement is worse than plain. Needs no download: by default it uses the CMU clips "
+        "shipped with sealloss (under a minute on 2 CPU cores). Writes skeleton figures, "
+        "training curves with held-out MPJPE, predictions, the SEAL loss-net and results.json "
+        "to --out.")
     d.add_argument("--data", choices=("embedded", "h36m"), default="embedded",
                    help="training/test data: shipped CMU clips or Human3.6M (needs --data-root "
                    "or $SEALLOSS_DATA)")
@@ -39,7 +44,10 @@ def add_parser(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> argpa
                    help="Human3.6M: keep every n-th 10 Hz frame")
     d.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
     d.add_argument("--quick", action="store_true",
-                   help="tiny smoke run (seconds): small nets, a few steps")
+                   help="tiny smoke run (seconds): small nets, a few steps; its numbers are a "
+                   "smoke test, not a result")
+    d.add_argument("--no-refine", action="store_true",
+                   help="skip the test-time refinement of the plain model's predictions")
     d.add_argument("--seal-mode", choices=("static", "dynamic"), default=RECOMMENDED["mode"],
                    help="SEAL arm: static = the recommended setting (shipped h36m17 loss-net, "
                    "frozen, lam auto at force ratio 0.3, a quarter of each batch scored); "
@@ -61,7 +69,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     cfg = DemoConfig(data=args.data, data_root=args.data_root, out=args.out, epochs=args.epochs,
                      width=args.width, seeds=tuple(args.seeds), every=args.every,
-                     quick=args.quick, plots=not args.no_plots, seal_mode=args.seal_mode)
+                     quick=args.quick, plots=not args.no_plots, seal_mode=args.seal_mode,
+                     refine=not args.no_refine)
     bars: dict[str, Any] = {}
 
     def progress(arm: str, step: int, total: int, rec: dict[str, float]) -> None:
@@ -77,6 +86,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"sealloss demo: SimpleBaseline (width {r.width}) without and with SEAL on "
           f"{'the embedded CMU clips' if r.data == 'embedded' else 'Human3.6M'}, "
           f"{r.epochs} epoch(s), seed(s) {', '.join(map(str, r.seeds))}")
+    if r.quick:
+        print("--quick: a SMOKE TEST (tiny nets, a few steps). Its numbers only show that "
+              "everything runs; they say nothing about accuracy.")
     if r.seal_mode == "static":
         print("SEAL arm: the recommended setting: the shipped h36m17 loss-net, frozen "
               f"(static), lam auto at force ratio {RECOMMENDED['target_force_ratio']}, scoring "
@@ -91,14 +103,23 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"trained on {res.n_train} pairs, tested on {res.n_test} held-out pairs "
           f"in {time.perf_counter() - t0:.0f} s (mm / %; lower is better)\n")
     print(res.table())
-    if len(r.seeds) == 1:
-        print("\nOne seed: a difference smaller than the spread between seeds says nothing; "
-              "measure that spread with --seeds 0 1 2.")
-    else:
-        print(f"\nSEAL - plain: mean of the paired differences over {len(r.seeds)} seeds "
+    c = res.conditions
+    print(f"\nstep ms: median training step after warm-up, {c['threads']} torch thread(s), "
+          f"batch {c['train_batch']}, on this machine as loaded now.")
+    if "plain + refine" in res.metrics:
+        print(f"plain + refine: plain's predictions after {c['refine_steps']} Adam steps on "
+              f"{c['refine_weights']} (the 'sealloss refine' defaults for GT 2D); cost "
+              f"{res.refine_ms_per_1000:.0f} ms per 1,000 poses ({c['threads']} thread(s), "
+              f"{c['refine_poses']} poses, batches of up to {c['refine_batch']}).")
+    if len(r.seeds) > 1:
+        print(f"X - plain: mean of the paired differences over {len(r.seeds)} seeds "
               "(same seed, data order and schedule per pair), then their std.")
+    print("\nverdict:")
+    for line in res.verdict():
+        print(f"  {line}")
+    print("\nwritten:")
     for k, v in res.files.items():
-        print(f"  {k:<20} {v}")
+        print(f"  {k:<26} {v}")
     for note in res.notes:
         print(f"note: {note}")
     return EXIT_OK

@@ -45,6 +45,7 @@ def plot_training_curves(
     histories: Mapping[str, Sequence[Mapping[str, float]]],
     panels: Sequence[tuple[str, ...]] | None = None,
     targets: Mapping[str, float] | None = None,
+    evals: Mapping[str, Sequence[Mapping[str, float]]] | None = None,
 ) -> Path:
     """One panel per history key, one line per arm (records as from
     :func:`sealloss.experiment.train_arm`: dicts with ``step`` and the keys).
@@ -62,6 +63,10 @@ def plot_training_curves(
         panels: ``(key, title)`` or ``(key, title, y label)`` tuples; default
             :data:`DEFAULT_PANELS` (those recorded).
         targets: key -> reference value.
+        evals: arm name -> held-out records (dicts with ``step`` and ``test_mpjpe_mm`` and/or
+            ``train_mpjpe_mm``: MPJPE in eval mode on the held-out set and on a subset of the
+            training set), drawn with markers in the ``loss_sup_mm`` panel beside the training
+            curve (which is measured on training batches in train mode, dropout on).
     """
     if panels is None:  # the default panels that some arm recorded (finite values)
         panels = [p for p in DEFAULT_PANELS
@@ -81,9 +86,22 @@ def plot_training_curves(
                 style = _ARM_STYLES[min(a, len(_ARM_STYLES) - 1)]
                 ax.plot(x, y, marker="." if x.size < 30 and a else None, label=name, **style)
                 drawn = True
+        if evals and key == "loss_sup_mm":
+            for a, name in enumerate(evals):
+                colour = _ARM_STYLES[min(a, len(_ARM_STYLES) - 1)]["color"]
+                for k, marker, what in (("test_mpjpe_mm", "o", "held-out"),
+                                        ("train_mpjpe_mm", "s", "training set, eval mode")):
+                    x, y = _series(evals[name], k)
+                    if x.size:
+                        ax.plot(x, y, marker=marker, ms=4, lw=1.0, color=colour,
+                                ls="-" if k == "test_mpjpe_mm" else ":",
+                                label=f"{name}: {what}", zorder=5)
+                        drawn = True
         if targets and key in targets:
             ax.axhline(targets[key], color="#000000", lw=0.8, ls="-.",
                        label=f"target {targets[key]:g}")
+        if evals and key == "loss_sup_mm":
+            title = "MPJPE: training batches (dropout on) vs eval mode"
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("training step")
         if len(panel) > 2:

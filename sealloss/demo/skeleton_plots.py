@@ -96,6 +96,7 @@ def plot_pose_comparison(
     skeleton: Skeleton | str = "h36m17",
     x2d: Any | None = None,
     titles: Sequence[str] | None = None,
+    suptitle: str | None = None,
 ) -> Path:
     """Rows of samples; columns: 2D input (if given), ground truth, then each prediction drawn
     over the ground truth (black dashed), titled with its MPJPE in mm; a legend names the limb
@@ -108,6 +109,7 @@ def plot_pose_comparison(
         skeleton: joint layout.
         x2d: optional ``(S, J, 2)`` screen-frame inputs, drawn in the first column.
         titles: optional row labels (e.g. the sample index).
+        suptitle: optional figure title (e.g. how the rows were picked).
     """
     sk = get_skeleton(skeleton)
     g = _as_np(gt)
@@ -142,6 +144,8 @@ def plot_pose_comparison(
             _frame_3d(ax, [g[i]], radius)
             err = float(np.linalg.norm(p[i] - g[i], axis=-1).mean())
             ax.set_title(f"{name}: MPJPE {err * 1000:.0f} mm", fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
     _figure_legend(fig, sk, with_gt=True)
     return _save(fig, path)
 
@@ -164,6 +168,9 @@ def plot_bone_changes(
     skeleton: Skeleton | str = "h36m17",
     samples: int = 3,
     names: tuple[str, str] = ("plain", "SEAL"),
+    rows: Sequence[int] | None = None,
+    row_titles: Sequence[str] | None = None,
+    suptitle: str | None = None,
 ) -> Path:
     """The poses whose bone lengths SEAL changed most against the plain model, with the bone
     lengths written.
@@ -179,6 +186,10 @@ def plot_bone_changes(
         skeleton: joint layout.
         samples: rows (poses) to show.
         names: labels of the two models.
+        rows: show these poses instead (e.g. picked by
+            :func:`sealloss.demo.selection.pick_extremes`); ``samples`` is then ignored.
+        row_titles: one title per row (default: the test pose's index).
+        suptitle: optional figure title (e.g. how the rows were picked).
     """
     sk = get_skeleton(skeleton)
     g, a, b = _as_np(gt), _as_np(plain), _as_np(seal)
@@ -187,7 +198,14 @@ def plot_bone_changes(
                          f"{g.shape}, {a.shape}, {b.shape}")
     lg, la, lb = (bone_lengths(v, sk) * 1000.0 for v in (g, a, b))  # mm
     change = np.abs(lb - la).sum(-1)
-    rows = [int(i) for i in np.argsort(-change, kind="stable")[: max(1, min(samples, len(g)))]]
+    if rows is None:
+        rows = [int(i) for i in
+                np.argsort(-change, kind="stable")[: max(1, min(samples, len(g)))]]
+    rows = [int(i) for i in rows]
+    if not rows or min(rows) < 0 or max(rows) >= len(g):
+        raise ValueError(f"rows must index the {len(g)} poses, got {rows}")
+    if row_titles is not None and len(row_titles) != len(rows):
+        raise ValueError(f"{len(row_titles)} row titles for {len(rows)} rows")
     bone_names = [f"{sk.joint_names[p]}-{sk.joint_names[c]}" for p, c in sk.bones]
     fig = _figure(13.0, 3.3 * len(rows))
     g, a, b = (_centred(v, sk.root) for v in (g, a, b))
@@ -203,7 +221,8 @@ def plot_bone_changes(
                                  linestyle=_GT_STYLE)
                 draw_skeleton_3d(ax, pose, sk, linewidth=2.2)
             _frame_3d(ax, [g[i]], radius)
-            ax.set_title(f"{title} (test pose #{i})" if c == 0 else title, fontsize=9)
+            label = row_titles[r] if row_titles is not None else f"test pose #{i}"
+            ax.set_title(f"{title} ({label})" if c == 0 else title, fontsize=9)
         ax = fig.add_subplot(len(rows), 5, (r * 5 + 4, r * 5 + 5))
         y = np.arange(len(sk.bones))
         h = 0.27
@@ -222,6 +241,8 @@ def plot_bone_changes(
         ax.set_title(f"sum of |bone length change| {names[1]} vs {names[0]}: "
                      f"{change[i]:.0f} mm", fontsize=8)
         ax.legend(fontsize=6, loc="lower right")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
     _figure_legend(fig, sk, with_gt=True)
     return _save(fig, path)
 
