@@ -2,8 +2,9 @@
 structural losses buys for how much MPJPE.
 
 Every setting trains a SimpleBaseline (width 512) on S1/S5/S6/S7 with the same seeds, data order
-and schedule, and is scored on S8 (GT-projected 2D) only: nothing here reads S9/S11, the
-Stacked-Hourglass detections, HumanEva-I or Bandai Namco. Families (``--families``):
+and schedule, on the 2D kind ``--inputs`` (``gt``: GT-projected; ``sh``: the training subjects'
+Stacked-Hourglass detections), and is scored on S8 only, with that kind (the front) and the other
+kind: nothing here reads S9/S11, HumanEva-I or Bandai Namco. Families (``--families``):
 
 - ``plain``: the supervised MPJPE only (the reference of every paired difference);
 - ``explicit``: + ``w * (bone_length_loss + symmetry_loss)`` at 4 weights;
@@ -52,14 +53,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from h36m_sets import INPUTS, scoring_sets, training_pairs  # noqa: E402
 from run_log import read_runs, run_jobs  # noqa: E402
 from seal_variants import seal_variant, total_steps  # noqa: E402
 
-from sealloss.data import h36m_pairs, load_h36m  # noqa: E402
+from sealloss.data import load_h36m  # noqa: E402
 from sealloss.defaults import recommended  # noqa: E402
 from sealloss.experiment import (  # noqa: E402
     ArmConfig,
-    EvalSet,
     TrainConfig,
     evaluate_model,
     train_arm,
@@ -115,16 +116,13 @@ _DATA: dict = {}
 
 
 def _load(args: argparse.Namespace) -> None:
-    """Load the S1/S5/S6/S7 training pairs and the S8 set once per process."""
+    """Load the S1/S5/S6/S7 training pairs and the S8 sets (``--inputs`` kind first) once per
+    process."""
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     ds = load_h36m(args.data_root)
-    tr = h36m_pairs(("S1", "S5", "S6", "S7"), dataset=ds, every=args.every)
-    va = h36m_pairs(("S8",), dataset=ds, every=args.test_every)
-    _DATA["x"], _DATA["y"] = torch.from_numpy(tr["x2d"]), torch.from_numpy(tr["y3d"])
-    _DATA["sets"] = {"S8 val GT-2D": EvalSet(torch.from_numpy(va["x2d"]),
-                                             torch.from_numpy(va["y3d"]),
-                                             actions=list(va["action"]))}
+    _DATA["x"], _DATA["y"], _ = training_pairs(ds, args.inputs, args.every, validate=True)
+    _DATA["sets"] = scoring_sets(ds, args.data_root, args.inputs, args.test_every, validate=True)
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
@@ -295,6 +293,9 @@ def plot(summary: dict, path: Path, title: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data-root", default=None)
+    ap.add_argument("--inputs", choices=INPUTS, default="gt",
+                    help="2D the models train on (gt or sh detections); scored on S8 with "
+                         "that kind (the front's set) and the other kind")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     ap.add_argument("--epochs", type=int, default=10)

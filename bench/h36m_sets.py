@@ -46,15 +46,15 @@ def train_subjects(validate: bool) -> tuple[str, ...]:
     return VALIDATION_TRAIN if validate else TRAIN_SUBJECTS
 
 
-def pairs(ds: H36MData, subjects, inputs: str, every: int, validate: bool
-          ) -> dict[str, np.ndarray]:
+def pairs(ds: H36MData, subjects, inputs: str, every: int, validate: bool,
+          rules_from=None) -> dict[str, np.ndarray]:
     """The pairs dict of ``subjects`` (see :mod:`sealloss.data.h36m`) with ``x2d`` of the given
     input kind; for ``sh``, rows whose detection is missing are dropped and the rules are fitted
-    on the training subjects of the split (``validate``)."""
+    on ``rules_from`` (default: the training subjects of the split, ``validate``)."""
     if check_inputs(inputs) == "gt":
         return h36m_pairs(tuple(subjects), dataset=ds, every=every)
     return h36m_detected_pairs(tuple(subjects), every=every, dataset=ds,
-                               rules_from=train_subjects(validate))
+                               rules_from=tuple(rules_from or train_subjects(validate)))
 
 
 def training_pairs(ds: H36MData, inputs: str, every: int, validate: bool

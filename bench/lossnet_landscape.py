@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -43,54 +44,33 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sealloss.data import (
-    TEST_SUBJECTS,
-    TRAIN_SUBJECTS,
-    fit_neck_nose_rule,
-    fit_spine_rule,
-    h36m_pairs,
-    h36m_sh_detections,
-    load_h36m,
-)
-from sealloss.diagnostics import alignment
-from sealloss.experiment import ArmConfig, TrainConfig, predict, train_arm
-from sealloss.hub import load_lossnet
-from sealloss.metrics import evaluate
-from sealloss.pretrain import format_ranking_table, ranking_report
-from sealloss.refinement import refine, sequence_median_bones, symmetrise_bones
-from sealloss.skeleton import get_skeleton
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from h36m_gain import load_model  # noqa: E402
+from h36m_sets import INPUTS, scored_pairs, training_pairs  # noqa: E402
+
+from sealloss.data import load_h36m  # noqa: E402
+from sealloss.diagnostics import alignment  # noqa: E402
+from sealloss.experiment import ArmConfig, TrainConfig, predict, train_arm  # noqa: E402
+from sealloss.hub import load_lossnet  # noqa: E402
+from sealloss.metrics import evaluate  # noqa: E402
+from sealloss.pretrain import format_ranking_table, ranking_report  # noqa: E402
+from sealloss.refinement import refine, sequence_median_bones, symmetrise_bones  # noqa: E402
+from sealloss.skeleton import get_skeleton  # noqa: E402
 
 SK = get_skeleton("h36m17")
 METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE")
 SNAPSHOTS = (0, 5, 10, 20, 30, 50, 100)
-VAL_TRAIN = ("S1", "S5", "S6", "S7")
 
 
 # ------------------------------------------------------------------ data and predictions
-def load_sets(args) -> tuple[torch.Tensor, dict[str, dict]]:
-    """Training 3D (for the mean pose) and the evaluation sets: name -> dict(x2d, y3d, groups)."""
+def load_sets(args) -> tuple[dict, dict[str, dict]]:
+    """Training pairs (for the mean pose and the lifters) and the evaluation sets of the 2D kind
+    ``--inputs`` and the other kind (``bench/h36m_sets.py``): name -> dict(x2d, y3d, groups)."""
     ds = load_h36m(args.data_root)
-    train = VAL_TRAIN if args.validate else TRAIN_SUBJECTS
-    tr = h36m_pairs(train, dataset=ds, every=args.every)
-    sets: dict[str, dict] = {}
-
-    def pack(p, x2d=None, keep=None):
-        keep = np.ones(len(p["y3d"]), bool) if keep is None else keep
-        x = p["x2d"] if x2d is None else x2d
-        groups = (p["seq_id"].astype(np.int64) * 10 + p["camera"])[keep]
-        return {"x2d": torch.from_numpy(x[keep]), "y3d": torch.from_numpy(p["y3d"][keep]),
-                "groups": groups}
-
-    if args.validate:
-        va = h36m_pairs(("S8",), dataset=ds, every=args.test_every)
-        sets["S8 GT-2D"] = pack(va)
-        return tr, sets
-    te = h36m_pairs(TEST_SUBJECTS, dataset=ds, every=args.test_every)
-    sets["S9/S11 GT-2D"] = pack(te)
-    rules = h36m_pairs(train, dataset=ds, every=10)
-    sh = h36m_sh_detections(dataset=ds, every=args.test_every, neck_rule=fit_neck_nose_rule(rules),
-                            spine_rule=fit_spine_rule(rules))
-    sets["S9/S11 SH-2D"] = pack(te, sh["x2d"], sh["valid"])
+    _, _, tr = training_pairs(ds, args.inputs, args.every, args.validate)
+    sets = {name: {"x2d": torch.from_numpy(p["x2d"]), "y3d": torch.from_numpy(p["y3d"]),
+                   "groups": p["seq_id"].astype(np.int64) * 10 + p["camera"]}
+            for name, p in scored_pairs(ds, args.inputs, args.test_every, args.validate).items()}
     return tr, sets
 
 
@@ -103,13 +83,23 @@ def arm_configs(args) -> list[ArmConfig]:
 
 
 def predictions(args, tr, sets) -> dict[str, dict[str, torch.Tensor]]:
-    """arm -> set -> (N, 17, 3) predictions of a SimpleBaseline (cached in bench/cache/)."""
+    """arm -> set -> (N, 17, 3) predictions of SimpleBaselines: with ``--models``, of those saved
+    lifters (``plain``, ``plain seed1``, ...: one entry per file); otherwise trained here
+    (cached in bench/cache/)."""
+    if args.models:
+        out = {}
+        for i, path in enumerate(args.models):
+            model = load_model(path)
+            with torch.no_grad():
+                out["plain" if i == 0 else f"plain #{i}"] = {
+                    k: predict(model, s["x2d"]) for k, s in sets.items()}
+        return out
     tag = "val" if args.validate else "final"
     cfg = TrainConfig(epochs=args.epochs, width=512, batch_size=256)
     x, y = torch.from_numpy(tr["x2d"]), torch.from_numpy(tr["y3d"])
     out: dict[str, dict[str, torch.Tensor]] = {}
     for arm in arm_configs(args):
-        path = Path(f"bench/cache/landscape_preds_{tag}_{arm.name}_seed{args.seed}"
+        path = Path(f"bench/cache/landscape_preds_{tag}_{args.inputs}_{arm.name}_seed{args.seed}"
                     f"_e{args.epochs}_every{args.every}_test{args.test_every}.pt")
         if path.exists():
             out[arm.name] = torch.load(path)
@@ -165,7 +155,7 @@ def run_weights(args, name, tr, sets, preds, chosen) -> dict:
     net = load_lossnet(name)
     net.requires_grad_(False)
     rep: dict = {"weights": name, "kind": net.kind, "parameters": net.num_parameters,
-                 "config": net.config}
+                 "config": net.config, "primary_set": next(iter(sets))}
     mean_pose = torch.from_numpy(tr["y3d"]).mean(0)
     for set_name, s in sets.items():
         x, y, yh = s["x2d"], s["y3d"], preds["plain"][set_name]
@@ -175,7 +165,11 @@ def run_weights(args, name, tr, sets, preds, chosen) -> dict:
                              "q10": float(cos.quantile(0.1)), "q50": float(cos.median()),
                              "q90": float(cos.quantile(0.9)),
                              "hist": np.histogram(cos.numpy(), bins=20, range=(-1, 1))[0].tolist()}
-        if chosen is None:  # validation: grid over lr x pull, curves over the step count
+        if chosen is None and set_name != rep["primary_set"]:
+            chosen_here = rep[rep["primary_set"]]["chosen"]  # chosen on the primary set only
+        else:
+            chosen_here = chosen
+        if chosen_here is None:  # validation: grid over lr x pull, curves over the step count
             grid = {}
             for lr, pull in itertools.product(args.lrs, args.pulls):
                 grid[f"{lr}|{pull}"] = descent_curve(net, x, yh, y, lr, pull, max(SNAPSHOTS))
@@ -183,7 +177,7 @@ def run_weights(args, name, tr, sets, preds, chosen) -> dict:
             srep["chosen"] = best_setting(grid)
             setting = srep["chosen"]
         else:
-            setting = chosen
+            setting = chosen_here
             srep["descent"] = descent_curve(net, x, yh, y, setting["lr"], setting["pull"],
                                             max(SNAPSHOTS))
             srep["chosen"] = dict(setting)
@@ -206,6 +200,7 @@ def run_weights(args, name, tr, sets, preds, chosen) -> dict:
                 "refine ms/1000 poses": r.ms_per_1000,
             }
         srep["refinement"] = table
+        srep["refinement_over_models"] = over_models(table)
         rep[set_name] = srep
     first = next(iter(sets))
     sub = slice(0, min(args.rank_n, sets[first]["y3d"].shape[0]))
@@ -215,6 +210,28 @@ def run_weights(args, name, tr, sets, preds, chosen) -> dict:
     rep["ranking"] = rk
     rep["ranking_table"] = format_ranking_table(rk)
     return rep
+
+
+def over_models(table: dict) -> dict:
+    """For the plain lifters of ``table`` (``plain``, ``plain #1``, ...: seeds), each method's
+    metrics as mean, std and per model, and its change against the prediction, paired per model
+    (mm and %)."""
+    import statistics
+
+    arms = [a for a in table if a.startswith("plain")]
+    out: dict = {"models": len(arms)}
+    for method in ("prediction", "symmetrise", "median bones", "refine"):
+        row = {}
+        for m in METRICS:
+            vals = [table[a][method][m] for a in arms]
+            d = [table[a][method][m] - table[a]["prediction"][m] for a in arms]
+            rel = [100 * x / table[a]["prediction"][m] for x, a in zip(d, arms)]
+            sd = statistics.stdev if len(arms) > 1 else (lambda v: 0.0)
+            row[m] = {"mean": statistics.fmean(vals), "std": sd(vals), "per_model": vals,
+                      "diff_mean": statistics.fmean(d), "diff_std": sd(d),
+                      "relative_pct": statistics.fmean(rel)}
+        out[method] = row
+    return out
 
 
 # ------------------------------------------------------------------ output
@@ -268,6 +285,20 @@ def markdown(report: dict) -> str:
                              for k in METRICS]
                     ms = f"{t['refine ms/1000 poses']:.0f}" if meth == "refine" else ""
                     lines.append(f"| {arm} | {meth} | " + " | ".join(cells) + f" | {ms} |")
+            om = s.get("refinement_over_models", {})
+            if om.get("models", 0) > 1:
+                lines += ["", f"Over the {om['models']} plain lifters (seeds): mean ± std; change "
+                          "against the prediction paired per lifter:", "",
+                          "| method | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1)
+                          + "|"]
+                for meth, row in om.items():
+                    if meth == "models":
+                        continue
+                    cells = [f"{r['mean']:.2f} ± {r['std']:.2f}" + (
+                        "" if meth == "prediction" else
+                        f" (Δ {r['diff_mean']:+.2f} ± {r['diff_std']:.2f}, "
+                        f"{r['relative_pct']:+.1f} %)") for r in (row[k] for k in METRICS)]
+                    lines.append(f"| {meth} | " + " | ".join(cells) + " |")
             lines.append("")
         lines += ["Held-out ranking (% of samples with E(GT) < E(negative)):", "",
                   w["ranking_table"], ""]
@@ -327,6 +358,12 @@ def main() -> None:
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--weights", nargs="+", required=True, help="names or .safetensors paths")
     ap.add_argument("--validate", action="store_true", help="train S1/S5/S6/S7, score S8")
+    ap.add_argument("--inputs", choices=INPUTS, default="gt",
+                    help="2D kind of the lifters and of the first scored set (the one settings "
+                         "are chosen on); the other kind is scored too")
+    ap.add_argument("--models", nargs="*", default=None,
+                    help="saved plain lifters (h36m_gain.py --save-models) to predict with "
+                         "instead of training one here; several = several seeds")
     ap.add_argument("--settings", default=None,
                     help="validation JSON whose chosen descent settings the final run uses")
     ap.add_argument("--settings-weights", nargs="*", default=None,
@@ -357,11 +394,12 @@ def main() -> None:
         src = args.settings_weights or [w["weights"] for w in val["weights"]]
         if len(src) != len(args.weights):
             raise SystemExit("--settings-weights needs one validation weights name per --weights")
-        chosen_list = [val_w[s]["S8 GT-2D"]["chosen"] for s in src]
+        chosen_list = [val_w[s][val_w[s]["primary_set"]]["chosen"] for s in src]
     t0 = time.perf_counter()
     tr, sets = load_sets(args)
     preds = predictions(args, tr, sets)
     report = {"mode": "validation (S8)" if args.validate else "test (S9/S11)",
+              "meta": {"args": vars(args)},
               "command": "python " + " ".join(__import__("sys").argv),
               "threads": args.threads, "date": time.strftime("%Y-%m-%d"),
               "sizes": {k: int(v["y3d"].shape[0]) for k, v in sets.items()},

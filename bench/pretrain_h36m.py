@@ -1,4 +1,6 @@
-"""Pretrain the shipped h36m17 Graphormer loss-net and write its ranking report.
+"""Pretrain a Human3.6M loss-net (the shipped h36m17 Graphormer by default) and write its ranking
+report. ``--inputs sh`` conditions it on the Stacked-Hourglass detections; ``--crossfit DIR``
+adds out-of-fold lifter predictions (``bench/crossfit_h36m.py``) as negatives.
 
     python bench/pretrain_h36m.py --data-root ../shared/data \
         --out sealloss/weights/h36m17-graphormer.safetensors
@@ -22,43 +24,18 @@ from sealloss.pretrain import PretrainConfig, run_h36m_pretraining
 VALIDATION_WEIGHTS = "bench/cache/h36m17-graphormer-S1S5S6S7.safetensors"
 
 
-def crossfit_predictions(args, train_subjects) -> np.ndarray:
-    """Out-of-fold predictions of ``h36m_pairs(train_subjects, every=args.every)``: for each
-    subject, a plain SimpleBaseline (the gain bench's short budget: width 512, 4 epochs over
-    every 4th frame) trained on the other training subjects predicts that subject's pairs. With
-    a single training subject the folds are its even and odd sequences instead. Cached in
-    bench/cache/."""
-    from sealloss.data import TRAIN_SUBJECTS, h36m_pairs, load_h36m
-    from sealloss.experiment import ArmConfig, TrainConfig, predict, train_arm
-
-    subjects = tuple(train_subjects or TRAIN_SUBJECTS)
-    cache = Path(f"bench/cache/crossfit_{''.join(subjects)}_every{args.every}.npy")
-    if cache.exists():
-        return np.load(cache)
-    ds = load_h36m(args.data_root)
-    ref = h36m_pairs(subjects, dataset=ds, every=args.every)
-    out = np.zeros_like(ref["y3d"])
-    if len(subjects) > 1:
-        folds = [(ref["subject"] == s, tuple(o for o in subjects if o != s)) for s in subjects]
-    else:
-        odd = ref["seq_id"] % 2 == 1
-        folds = [(odd, "even"), (~odd, "odd")]
-    for held, source in folds:
-        if isinstance(source, tuple):
-            tr = h36m_pairs(source, dataset=ds, every=4)
-            x, y = tr["x2d"], tr["y3d"]
-        else:  # one subject: train on the other parity of its sequences
-            x, y = ref["x2d"][~held][::2], ref["y3d"][~held][::2]
-        res = train_arm(ArmConfig("plain"), torch.from_numpy(x), torch.from_numpy(y),
-                        TrainConfig(epochs=4, width=512), seed=0)
-        p = predict(res.model, torch.from_numpy(ref["x2d"][held])).numpy()
-        out[held] = p
-        err = float(np.linalg.norm(p - ref["y3d"][held], axis=-1).mean() * 1000)
-        print(f"crossfit: {held.sum()} pairs predicted by a model of {source}: MPJPE "
-              f"{err:.1f} mm", flush=True)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.save(cache, out)
-    return out
+def crossfit_predictions(folder: str, every: int, n_rows: int) -> np.ndarray:
+    """The out-of-fold predictions ``bench/crossfit_h36m.py`` wrote to ``folder`` for the
+    training pairs at ``every`` (row-aligned with the pretraining pairs; checked by count)."""
+    path = Path(folder) / f"predictions_every{every}.npy"
+    if not path.exists():
+        raise SystemExit(f"{path} not found: run bench/crossfit_h36m.py --predict-every {every} "
+                         f"--out {folder} first")
+    preds = np.load(path)
+    if preds.shape[0] != n_rows:
+        raise SystemExit(f"{path} has {preds.shape[0]} rows, the training pairs {n_rows}: made "
+                         "for other subjects, inputs or --every")
+    return preds
 
 
 def main() -> None:
@@ -98,9 +75,14 @@ def main() -> None:
     ap.add_argument("--train-subjects", nargs="+", default=None,
                     help="override the training subjects (e.g. S1 for the semi-supervised bench)")
     ap.add_argument("--test-subjects", nargs="+", default=None)
-    ap.add_argument("--crossfit", action="store_true",
-                    help="add out-of-fold SimpleBaseline predictions of the training pairs as a "
-                         "negative (one plain model per held-out training subject)")
+    ap.add_argument("--crossfit", default=None, metavar="DIR",
+                    help="out-of-fold lifter predictions of the training pairs (the folder of "
+                         "bench/crossfit_h36m.py, same subjects, inputs and --every) as the "
+                         "first negative of every batch")
+    ap.add_argument("--inputs", choices=("gt", "sh"), default="gt",
+                    help="2D the loss-net is conditioned on: GT-projected or SH detections")
+    ap.add_argument("--gt-share", type=float, default=0.0,
+                    help="with --inputs sh: share of training rows given their GT-projected 2D")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default="bench/results/pretrain_h36m17.json")
     ap.add_argument("--validate", action="store_true",
@@ -138,12 +120,21 @@ def main() -> None:
         bar.refresh()
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    preds = crossfit_predictions(args, subjects.get("train_subjects")) if args.crossfit else None
+    preds = None
+    if args.crossfit:
+        from sealloss.data import TRAIN_SUBJECTS, h36m_detected_pairs, h36m_pairs, load_h36m
+
+        tr_subjects = tuple(subjects.get("train_subjects", TRAIN_SUBJECTS))
+        ds = load_h36m(args.data_root)
+        ref = (h36m_pairs(tr_subjects, dataset=ds, every=args.every) if args.inputs == "gt" else
+               h36m_detected_pairs(tr_subjects, args.every, ds, rules_from=tr_subjects))
+        preds = crossfit_predictions(args.crossfit, args.every, ref["y3d"].shape[0])
     rep = run_h36m_pretraining(cfg, args.data_root, args.out, progress=progress,
                                train_every=args.every, train_predictions=preds, init=args.init,
-                               **subjects)
+                               inputs=args.inputs, gt_share=args.gt_share, **subjects)
     rep["init"] = args.init
-    rep["crossfit"] = bool(args.crossfit)
+    rep["crossfit"] = args.crossfit
+    rep["args"] = vars(args)
     bar.close()
     print(rep["ranking_table"])
     print(f"train time {rep['train_seconds']:.0f} s on {rep['threads']} threads, "
