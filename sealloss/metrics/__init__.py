@@ -1,4 +1,5 @@
-"""Pose metrics: pure functions (:mod:`.functional`) and a streaming evaluator (:mod:`.evaluator`).
+"""Pose metrics: pure functions (:mod:`.functional`), a streaming evaluator (:mod:`.evaluator`)
+and temporal metrics of clips (:mod:`.temporal`: bone-length spread, MPJVE, acceleration error).
 
 Lengths come out in the inputs' units from the functions and in mm from the evaluator.
 """
@@ -23,6 +24,15 @@ from .functional import (
     procrustes_align,
     ratio_stats,
 )
+from .temporal import (
+    ClipIndex,
+    acceleration_error,
+    bone_length_spread,
+    clip_index,
+    evaluate_temporal,
+    join_results,
+    mpjve,
+)
 
 __all__ = [
     "EvalResult",
@@ -43,4 +53,11 @@ __all__ = [
     "pck",
     "procrustes_align",
     "ratio_stats",
+    "ClipIndex",
+    "acceleration_error",
+    "bone_length_spread",
+    "clip_index",
+    "evaluate_temporal",
+    "join_results",
+    "mpjve",
 ]
