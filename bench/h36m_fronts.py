@@ -141,7 +141,7 @@ def run_one(args: argparse.Namespace, family: str, index: int, seed: int) -> dic
     name_set = next(iter(sets))
 
     def per_epoch(epoch: int, model: torch.nn.Module) -> dict:
-        return {"MPJPE": evaluate_model(model, sets)[name_set]["MPJPE"]}
+        return {"MPJPE": evaluate_model(model, {name_set: sets[name_set]})[name_set]["MPJPE"]}
 
     t0 = time.perf_counter()
     res = train_arm(arm, x, y, cfg, seed, on_epoch_end=per_epoch)

@@ -62,10 +62,8 @@ from sealloss import AlternatingWrapper
 from sealloss.baselines import SimpleBaseline
 from sealloss.data import (
     TEST_SUBJECTS,
-    fit_neck_nose_rule,
-    fit_spine_rule,
+    h36m_detected_pairs,
     h36m_pairs,
-    h36m_sh_detections,
     load_h36m,
 )
 from sealloss.experiment import epoch_order, predict
@@ -80,24 +78,36 @@ ARM_KINDS = ("plain", "sym", "seal", "seal+sym", "self", "sym-teacher", "median-
 
 
 def load(args):
+    """Labeled pairs, unlabeled 2D (and its clip ids) and the scored sets, of the 2D kind
+    ``--inputs``: with ``sh`` every 2D (labeled, unlabeled and scored first) is the detections,
+    the Neck/Nose and Spine rules fitted on the labeled subjects' GT 2D; no GT 2D is trained on."""
     ds = load_h36m(args.data_root)
-    lab = h36m_pairs(tuple(args.labeled), dataset=ds, every=args.every)
+    labeled = tuple(args.labeled)
+
+    def pairs(subjects, every):
+        if args.inputs == "gt":
+            return h36m_pairs(tuple(subjects), dataset=ds, every=every)
+        return h36m_detected_pairs(tuple(subjects), every, ds, rules_from=labeled)
+
+    def gt_pairs(subjects, every):
+        return h36m_pairs(tuple(subjects), dataset=ds, every=every)
+
+    lab = pairs(labeled, args.every)
     unl_subjects = [s for s in ("S5", "S6", "S7") + (() if args.validate else ("S8",))
                     if s not in args.labeled]
-    unl = h36m_pairs(tuple(unl_subjects), dataset=ds, every=args.every)
+    unl = pairs(unl_subjects, args.every)
+    scored = ("S8",) if args.validate else TEST_SUBJECTS
+    tag = "S8" if args.validate else "S9/S11"
+    kinds = {"gt": (gt_pairs, "GT-2D"),
+             "sh": (lambda s, e: h36m_detected_pairs(s, e, ds, rules_from=labeled), "SH-2D")}
+    order = ("gt", "sh") if args.inputs == "gt" else ("sh", "gt")
+    if args.validate and args.inputs == "gt":
+        order = ("gt",)  # as before: GT-trained settings are chosen on S8 GT 2D only
     sets = {}
-    if args.validate:
-        va = h36m_pairs(("S8",), dataset=ds, every=args.test_every)
-        sets["S8 GT-2D"] = (torch.from_numpy(va["x2d"]), torch.from_numpy(va["y3d"]))
-    else:
-        te = h36m_pairs(TEST_SUBJECTS, dataset=ds, every=args.test_every)
-        sets["S9/S11 GT-2D"] = (torch.from_numpy(te["x2d"]), torch.from_numpy(te["y3d"]))
-        rules = h36m_pairs(tuple(args.labeled), dataset=ds, every=10)
-        sh = h36m_sh_detections(dataset=ds, every=args.test_every,
-                                neck_rule=fit_neck_nose_rule(rules),
-                                spine_rule=fit_spine_rule(rules))
-        v = sh["valid"]
-        sets["S9/S11 SH-2D"] = (torch.from_numpy(sh["x2d"][v]), torch.from_numpy(te["y3d"][v]))
+    for k in order:
+        fn, label = kinds[k]
+        p = fn(scored, args.test_every)
+        sets[f"{tag} {label}"] = (torch.from_numpy(p["x2d"]), torch.from_numpy(p["y3d"]))
     groups_u = torch.from_numpy(unl["seq_id"].astype(np.int64) * 4 + unl["camera"])
     return (torch.from_numpy(lab["x2d"]), torch.from_numpy(lab["y3d"]),
             torch.from_numpy(unl["x2d"]), groups_u, unl_subjects, sets)
@@ -338,6 +348,9 @@ def main() -> None:
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--lossnet", required=True, help="loss-net trained on the labeled subjects")
     ap.add_argument("--labeled", nargs="+", default=["S1"])
+    ap.add_argument("--inputs", choices=("gt", "sh"), default="gt",
+                    help="2D kind of the labeled pairs, the unlabeled 2D and the first scored "
+                         "set (sh: the detections everywhere, no GT 2D trained on)")
     ap.add_argument("--validate", action="store_true")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=3000)
@@ -374,6 +387,7 @@ def main() -> None:
         results = [run_seed(p) for p in payloads]
     per_seed = dict(zip(args.seeds, results))
     report = {"mode": "validation (S8)" if args.validate else "test (S9/S11)",
+              "meta": {"args": vars(args)},
               "command": "python " + " ".join(__import__("sys").argv),
               "date": time.strftime("%Y-%m-%d"), "labeled": args.labeled,
               "unlabeled_subjects": results[0]["unlabeled_subjects"], "steps": args.steps,
