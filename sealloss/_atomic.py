@@ -12,23 +12,37 @@ modified before a given time (the start of the running save, or of the load) and
 locked: a writer holds an exclusive :func:`fcntl.flock` on its temporary file until the rename,
 and the kernel drops that lock when the process dies, even by SIGKILL. So the temporary file of
 a concurrent writer that is still alive (another rank saving to the same path) is never removed.
+
+Between :func:`tempfile.mkstemp` creating the temporary file and the writer taking its lock
+there is a moment when another process's clean-up can see the file unlocked (file-system
+timestamps are coarser than :func:`time.time`, so the age test does not always protect it) and
+remove it; the writer's rename would then fail. So a writer checks, once it holds the lock, that
+its file is still the one under its name, and starts over with a fresh temporary file when it
+is not (:func:`atomic_open`): several processes saving to one path never lose a save.
+
+:func:`atomic_open` is the streaming form (a binary file object; on leaving the ``with`` block
+the file is fsynced and renamed over the target, on an error it is removed and the target
+keeps its old content); :func:`atomic_write` writes byte strings through it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 try:  # POSIX advisory locks tell a live writer's temporary file from a dead one's
     import fcntl
 except ImportError:  # pragma: no cover - Windows: age alone decides
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_write", "fsync_dir", "remove_stale_temps", "temp_prefix"]
+__all__ = ["atomic_open", "atomic_write", "fsync_dir", "remove_stale_temps", "temp_prefix"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,24 +116,58 @@ def _unlink_if_unlocked(name: str) -> bool:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike, *chunks: bytes) -> Path:
-    """Write ``chunks`` to ``path`` atomically (temporary file, fsync, rename, fsync dir).
+#: how often a writer starts over when a concurrent clean-up removed its fresh temporary file
+_MAX_TRIES = 20
 
-    Parent directories are created. Before writing, stale temporaries of the same target older
-    than this call are removed (:func:`remove_stale_temps`). On any error the temporary file is
-    removed and the error re-raised; ``path`` keeps its previous content. Returns ``path``.
+
+def _locked_temp(path: Path) -> tuple[BinaryIO, str]:
+    """A new temporary file beside ``path``, open for writing and exclusively locked, that is
+    still linked under its name once the lock is held (see the module docstring)."""
+    for _ in range(_MAX_TRIES):
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=TEMP_SUFFIX)
+        f = os.fdopen(fd, "wb")
+        if fcntl is None:  # pragma: no cover - Windows: no locks, age alone protects it
+            return f, tmp
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # held until the rename: marks it in use
+            mine = os.fstat(f.fileno())
+            try:
+                there = os.stat(tmp)
+            except FileNotFoundError:
+                there = None
+        except BaseException:
+            f.close()
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        if mine.st_nlink > 0 and there is not None and there.st_ino == mine.st_ino:
+            return f, tmp
+        f.close()  # a concurrent clean-up removed it before the lock: start over
+        logger.debug("temporary file %s of %s was removed by a concurrent clean-up; retrying",
+                     tmp, path)
+    raise OSError(f"could not keep a temporary file beside {str(path)!r} for writing: "
+                  f"removed by concurrent clean-ups {_MAX_TRIES} times")
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Open a binary file whose content replaces ``path`` atomically when the block ends.
+
+    Parent directories are created and stale temporaries of the same target older than this
+    call are removed (:func:`remove_stale_temps`). The data go to a locked temporary file beside
+    ``path``; when the ``with`` block ends normally it is flushed, fsynced and renamed over
+    ``path`` and the directory is fsynced. When the block raises (or the process is killed),
+    ``path`` keeps its previous content and the temporary file is removed (by the next write or
+    load of that path after a kill).
     """
     started = time.time()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path, older_than=started)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=TEMP_SUFFIX)
+    f, tmp = _locked_temp(path)
     try:
-        with os.fdopen(fd, "wb") as f:
-            if fcntl is not None:  # held until the rename: marks the file as in use
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-            for chunk in chunks:
-                f.write(chunk)
+        with f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
             if fcntl is not None:  # POSIX renames an open file; keep the lock through it
@@ -131,4 +179,17 @@ def atomic_write(path: str | os.PathLike, *chunks: bytes) -> Path:
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write(path: str | os.PathLike, *chunks: bytes) -> Path:
+    """Write ``chunks`` to ``path`` atomically (temporary file, fsync, rename, fsync dir).
+
+    Parent directories are created. Before writing, stale temporaries of the same target older
+    than this call are removed (:func:`remove_stale_temps`). On any error the temporary file is
+    removed and the error re-raised; ``path`` keeps its previous content. Returns ``path``.
+    """
+    path = Path(path)
+    with atomic_open(path) as f:
+        for chunk in chunks:
+            f.write(chunk)
     return path

@@ -3,9 +3,15 @@ subsampling and the input checks.
 
 Canonical tensors: 2D ``(N, J, 2)`` in the normalised screen frame, 3D ``(N, J, 3)`` in metres
 (see :mod:`sealloss.canonical`). :func:`check_batch` reads every check it needs back to the host
-in **one** synchronisation (finiteness of the inputs and the prediction, the target's median
-joint distance from the root): data errors must stop the run at the call that has them, and a
-non-finite prediction must skip its step, so these flags are needed on the host every call.
+in **one** synchronisation (finiteness of the inputs and the prediction, the 2D input's largest
+value, the target's median joint distance from the root): data errors must stop the run at the
+call that has them, and a non-finite prediction must skip its step, so these flags are needed on
+the host every call.
+
+Kinds of value (:func:`check_loss` and :func:`canonical`, before anything is computed): the
+supervised loss is a 0-dim real floating tensor; poses are real floating tensors
+(:func:`sealloss.checks.check_tensor`: numpy arrays, integer, bool and complex tensors are
+refused with the fix named, never cast).
 """
 
 from __future__ import annotations
@@ -15,11 +21,40 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .checks import _MM_THRESHOLD_M, check_finite, guess_units
+from .checks import (
+    _MM_THRESHOLD_M,
+    SCREEN_LIMIT,
+    check_finite,
+    check_screen_2d,
+    check_tensor,
+    guess_units,
+)
 from .errors import PoseShapeError
 from .skeleton import Skeleton
 
-__all__ = ["flatten_poses", "canonical", "check_batch"]
+__all__ = ["flatten_poses", "canonical", "check_batch", "check_loss"]
+
+
+def check_loss(loss_sup: object) -> None:
+    """Refuse a supervised loss that is not a 0-dim real floating tensor, naming the fix.
+
+    Raises:
+        PoseShapeError: a Python or numpy number (no gradient can reach the pose-net: pass the
+            tensor), a per-sample loss (reduce it, e.g. ``.mean()``), an integer tensor.
+    """
+    if not isinstance(loss_sup, torch.Tensor):
+        raise PoseShapeError(
+            f"loss_sup must be the supervised loss as a 0-dim torch.Tensor, got "
+            f"{type(loss_sup).__name__}: pass the loss tensor itself (not loss.item()); the "
+            "call is seal(loss_sup, x2d, y_hat, y_gt)"
+        )
+    if loss_sup.dim() != 0:
+        raise PoseShapeError(
+            f"loss_sup must be a 0-dim tensor (the batch's supervised loss), got shape "
+            f"{tuple(loss_sup.shape)}: reduce a per-sample loss first, e.g. loss.mean()"
+        )
+    if not loss_sup.is_floating_point():
+        raise PoseShapeError(f"loss_sup must be a floating tensor, got dtype {loss_sup.dtype}")
 
 
 def flatten_poses(x: Tensor, dim: int, what: str) -> tuple[Tensor, tuple[int, ...]]:
@@ -59,7 +94,8 @@ def canonical(
             (the same frames for every clip), drawn from ``generator``; ``None``: all.
 
     Raises:
-        PoseShapeError: 2D and 3D swapped, shapes that disagree, wrong ranks.
+        PoseShapeError: not real floating tensors (numpy arrays, integer, bool, complex), 2D
+            and 3D swapped, shapes that disagree, wrong ranks.
     """
     a = adapter
     if a is not None and hasattr(a, "convert"):
@@ -68,6 +104,11 @@ def canonical(
     elif a is not None:
         x2d, y_hat = a.inputs_2d(x2d), a.pred_3d(y_hat)
         y_gt = a.target_3d(y_gt) if y_gt is not None else None
+    conv = " after the adapter's conversion" if a is not None else ""
+    check_tensor(x2d, f"x2d (2D input){conv}")
+    check_tensor(y_hat, f"y_hat (prediction){conv}")
+    if y_gt is not None:
+        check_tensor(y_gt, f"y_gt (3D target){conv}")
     if x2d.dim() and y_hat.dim() and x2d.shape[-1] == 3 and y_hat.shape[-1] == 2:
         raise PoseShapeError(
             f"2D input {tuple(x2d.shape)} has 3 coordinates and prediction "
@@ -109,7 +150,8 @@ def check_batch(skeleton: Skeleton, x: Tensor, y_gt: Tensor | None,
         a data error: the caller skips its step); ``False`` otherwise.
 
     Raises:
-        PoseShapeError: wrong joint count, or a target whose median joint distance from the
+        PoseShapeError: wrong joint count, 2D beyond :data:`~sealloss.checks.SCREEN_LIMIT`
+            (pixels, heat-map coordinates), or a target whose median joint distance from the
             root says it is not in metres (millimetres, centimetres).
         NonFiniteError: NaN/Inf in ``x`` or ``y_gt``.
     """
@@ -121,7 +163,8 @@ def check_batch(skeleton: Skeleton, x: Tensor, y_gt: Tensor | None,
         )
     dev = x.device
     with torch.no_grad():
-        flags = [torch.isfinite(x).all()]
+        # NaN propagates through amax: one flag for finiteness and range
+        flags = [x.detach().abs().amax() if x.numel() else x.new_zeros(())]
         if y_gt is not None:
             flags.append(torch.isfinite(y_gt).all().to(dev))
             if y_gt.shape[0]:
@@ -130,8 +173,8 @@ def check_batch(skeleton: Skeleton, x: Tensor, y_gt: Tensor | None,
         if y_hat is not None:
             flags.append(torch.isfinite(y_hat.detach()).all().to(dev))
         host = torch.stack([f.double() for f in flags]).tolist()  # the one synchronisation
-    if not host[0]:
-        check_finite(x, "x2d (2D input)")  # raises, with the details
+    if not host[0] <= SCREEN_LIMIT:  # NaN, Inf, pixels or heat-map coordinates
+        check_screen_2d(x, "x2d (2D input)")  # raises, with the details
     usable = y_hat is not None and y_hat.shape[0] > 0 and bool(host[-1])
     if y_gt is None:
         return usable

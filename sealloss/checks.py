@@ -1,7 +1,18 @@
-"""Input checks shared by every entry point: shapes, joint counts, finiteness and units."""
+"""Input checks shared by every entry point: kinds of value, shapes, joint counts, finiteness,
+ranges and units.
+
+One policy for every value that enters sealloss (a wrapper call, a loss-net call, refinement,
+scoring, a CLI file): poses are real floating ``torch.Tensor`` s (:func:`check_tensor`: numpy
+arrays, Python numbers, integer, bool and complex tensors are refused with the fix named, never
+cast), with finite values (:func:`check_finite`), 2D in the normalised screen frame
+(:data:`SCREEN_LIMIT`: pixels and heat-map coordinates are refused) and 3D in metres
+(:func:`warn_if_millimetres`). Loss-nets must have finite parameters
+(:func:`check_module_finite`), so a broken net is blamed, not the user's poses.
+"""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -9,6 +20,10 @@ import torch
 from .errors import NonFiniteError, PoseShapeError, UnitsWarning
 
 __all__ = [
+    "SCREEN_LIMIT",
+    "check_tensor",
+    "check_screen_2d",
+    "check_module_finite",
     "check_pose",
     "check_finite",
     "warn_if_millimetres",
@@ -24,6 +39,11 @@ _MM_THRESHOLD_M = 5.0
 # Medians above this are read as millimetres, below it (and above _MM_THRESHOLD_M) as
 # centimetres: the two typical ranges are an order of magnitude apart.
 _CM_MM_SPLIT = 150.0
+
+#: Largest ``|coordinate|`` accepted in the normalised screen frame (x in [-1, 1] inside the image,
+#: pixels divided by the image width): 10 is five image widths outside the picture, while pixels
+#: (hundreds) and heat-map coordinates (a 64 x 64 map: up to 32 or 64) are far above it.
+SCREEN_LIMIT = 10.0
 
 #: What to do about non-metre poses where the caller has no units argument (the wrapper,
 #: a LossNet call): sealloss's canonical 3D is metres.
@@ -52,20 +72,79 @@ def check_finite(x: torch.Tensor, what: str) -> None:
         raise NonFiniteError(f"{what} contains {kind} values ({bad} of {x.numel()} entries)")
 
 
+def check_tensor(x: object, what: str) -> None:
+    """Refuse ``x`` unless it is a real floating :class:`torch.Tensor` (float16/32/64, bfloat16).
+
+    A numpy array, a Python number or list, an integer or bool tensor (indices, rounded values:
+    a cast would hide the mistake) and a complex tensor (a cast would drop the imaginary part)
+    raise :class:`PoseShapeError` naming ``what``, the kind of value and the fix.
+    """
+    if not isinstance(x, torch.Tensor):
+        kind = type(x).__name__
+        if type(x).__module__ == "numpy":
+            fix = "convert it with torch.from_numpy(a).float()"
+        else:
+            fix = "pass a tensor, e.g. torch.as_tensor(value, dtype=torch.float32)"
+        raise PoseShapeError(f"{what} must be a torch.Tensor, got {kind}: {fix}")
+    if x.is_complex():
+        raise PoseShapeError(
+            f"{what} must be a floating tensor, got complex dtype {x.dtype}: poses are real "
+            "coordinates, and casting would silently drop the imaginary part"
+        )
+    if not x.is_floating_point():
+        raise PoseShapeError(
+            f"{what} must be a floating tensor, got dtype {x.dtype}: integer or bool values are "
+            "indices or rounded coordinates; convert real coordinates with .float()"
+        )
+
+
+def check_screen_2d(x: torch.Tensor, what: str = "2D input") -> None:
+    """Refuse NaN/Inf (:class:`NonFiniteError`) and values beyond :data:`SCREEN_LIMIT`
+    (:class:`PoseShapeError`: pixels or heat-map coordinates) in a 2D input that must be in the
+    normalised screen frame. One host synchronisation (the largest ``|value|``)."""
+    if x.numel() == 0:
+        return
+    top = float(x.detach().abs().amax())
+    if not math.isfinite(top):
+        check_finite(x, what)  # raises, with the details
+    if top > SCREEN_LIMIT:
+        kind = "pixels" if top > 50 else "heat-map coordinates or another unnormalised frame"
+        raise PoseShapeError(
+            f"{what} has values up to {top:.3g}: it looks like {kind}, but the normalised "
+            f"screen frame is expected (pixels divided by the image width: x in [-1, 1]; "
+            f"|values| above {SCREEN_LIMIT:g} are refused); convert pixels with "
+            "sealloss.canonical.pixels_to_screen(xy, width, height)"
+        )
+
+
+def check_module_finite(module: torch.nn.Module, what: str) -> None:
+    """Raise :class:`NonFiniteError` naming ``what`` and the first parameter or buffer that
+    holds NaN/Inf (a diverged or damaged loss-net: the fault is the net's, not the poses')."""
+    for name, t in [*module.named_parameters(), *module.named_buffers()]:
+        if t.is_floating_point() and t.numel() and not torch.isfinite(t.detach()).all():
+            bad = int((~torch.isfinite(t.detach())).sum())
+            raise NonFiniteError(
+                f"{what} has non-finite weights: {name!r} holds {bad} NaN/Inf of {t.numel()} "
+                "values (a diverged training or a damaged file); the inputs are not at fault"
+            )
+
+
 def check_pose(
     x: torch.Tensor,
     num_joints: int,
     dim: int,
     what: str = "pose",
     allow_empty: bool = True,
+    finite: bool = True,
 ) -> None:
     """Check that ``x`` is a ``(..., num_joints, dim)`` floating tensor with finite values.
 
     Raises :class:`PoseShapeError` for a wrong rank, joint count or coordinate dimension (naming
-    a 2D/3D swap when that is what happened) and :class:`NonFiniteError` for NaN/Inf.
+    a 2D/3D swap when that is what happened) and :class:`NonFiniteError` for NaN/Inf (unless
+    ``finite=False``: the caller checks the values itself). A numpy array, an integer, bool or
+    complex tensor is refused by :func:`check_tensor`.
     """
-    if not isinstance(x, torch.Tensor):
-        raise PoseShapeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
+    check_tensor(x, what)
     if x.dim() < 2:
         raise PoseShapeError(
             f"{what} must have shape (..., {num_joints}, {dim}), got {tuple(x.shape)}"
@@ -81,15 +160,16 @@ def check_pose(
         raise PoseShapeError(
             f"{what} must have {num_joints} joints, got {x.shape[-2]} (shape {tuple(x.shape)})"
         )
-    if not x.is_floating_point():
-        raise PoseShapeError(f"{what} must be a floating tensor, got dtype {x.dtype}")
     if not allow_empty and x.numel() == 0:
         raise PoseShapeError(f"{what} is empty (shape {tuple(x.shape)})")
-    check_finite(x, what)
+    if finite:
+        check_finite(x, what)
 
 
 def check_pair(x2d: torch.Tensor, y3d: torch.Tensor, num_joints: int) -> None:
-    """Check a (2D input, 3D pose) pair: shapes ``(..., J, 2)`` and ``(..., J, 3)``, same batch."""
+    """Check a (2D input, 3D pose) pair: real floating tensors of shapes ``(..., J, 2)`` and
+    ``(..., J, 3)`` with the same batch shape, finite, the 2D in the screen frame
+    (:func:`check_screen_2d`)."""
     if (
         isinstance(x2d, torch.Tensor)
         and isinstance(y3d, torch.Tensor)
@@ -102,7 +182,8 @@ def check_pair(x2d: torch.Tensor, y3d: torch.Tensor, num_joints: int) -> None:
             f"2D input has 3 coordinates and 3D pose has 2 (shapes {tuple(x2d.shape)} and "
             f"{tuple(y3d.shape)}): the 2D and 3D arguments look swapped"
         )
-    check_pose(x2d, num_joints, 2, "2D input")
+    check_pose(x2d, num_joints, 2, "2D input", finite=False)
+    check_screen_2d(x2d, "2D input")  # finiteness and range in one host synchronisation
     check_pose(y3d, num_joints, 3, "3D pose")
     if x2d.shape[:-1] != y3d.shape[:-1]:
         raise PoseShapeError(

@@ -18,12 +18,19 @@ rebuild the net:
 Checksum: in ``format_version`` 2 (written now), ``sha256`` covers the metadata (every field
 but ``sha256``, as canonical JSON), the tensor table (names, dtypes, shapes, offsets) and the
 tensor data, so an edited ``coord_scale``, unit or skeleton is refused like a flipped weight.
-Version 1 files (the first shipped weights) are still read; their ``sha256`` covers the tensor
-data only, so their metadata is only validated, not verified.
+Version 1 files (the first shipped weights, re-issued as version 2 with identical tensors) are
+still read, but their ``sha256`` covers the tensor data only, so their metadata is untrusted: a
+v1 file loads only when its metadata is that of a known release
+(:data:`~sealloss.hub_format.KNOWN_V1_RELEASES`), or with ``trust_v1_metadata=True``.
 
 Loading validates every metadata and config field (types, ranges, known names) and raises
 :class:`~sealloss.errors.WeightsFileError` naming the field, builds the net from the metadata
 (:func:`build_lossnet`) and then calls ``load_state_dict(strict=True)``; nothing is unpickled.
+Before the net is allocated, the architecture the config describes is built on the ``meta``
+device (no memory) and its tensor names and shapes are compared with the file's tensor table,
+so an edited config (``width=8192, blocks=128``) is a clear refusal, not a 4 GB allocation
+failure. Tensors with NaN/Inf are refused on load, and :func:`save_lossnet` refuses to write a
+net with non-finite weights.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from ._atomic import atomic_write
+from .checks import check_module_finite
 from .errors import SkeletonMismatchError, WeightsFileError
 from .hub_format import (  # noqa: F401  (re-exported: private names kept importable here)
     FORMAT,
@@ -52,6 +60,8 @@ from .hub_format import (  # noqa: F401  (re-exported: private names kept import
     _read_verified,
     _split,
     _state_tensors,
+    check_tensor_table,
+    check_tensors_finite,
 )
 from .nn.base import LossNet
 from .skeleton import Skeleton, get_skeleton
@@ -116,11 +126,16 @@ def save_lossnet(net: LossNet, path: str | os.PathLike) -> Path:
     moved over ``path`` with :func:`os.replace` (:func:`sealloss._atomic.atomic_write`), so a
     crash never leaves a half-written file under the final name; a killed save's orphaned
     temporary file is removed by the next save to that path. Returns the path.
+
+    Raises:
+        TypeError: ``net`` is not a :class:`LossNet`.
+        NonFiniteError: a parameter or buffer holds NaN/Inf (nothing is written).
     """
     from . import __version__
 
     if not isinstance(net, LossNet):
         raise TypeError(f"save_lossnet expects a LossNet, got {type(net).__name__}")
+    check_module_finite(net, f"save_lossnet: the loss-net (nothing written to {str(path)!r})")
     path = Path(path)
     tensors = _state_tensors(net)
     meta = {
@@ -143,10 +158,15 @@ def save_lossnet(net: LossNet, path: str | os.PathLike) -> Path:
 
 
 # --------------------------------------------------------------------------- read
-def read_metadata(path_or_name: str | os.PathLike) -> dict[str, Any]:
-    """Verified, decoded metadata of a weights file (config, skeleton and spec as dicts)."""
+def read_metadata(
+    path_or_name: str | os.PathLike, trust_v1_metadata: bool = False
+) -> dict[str, Any]:
+    """Verified, decoded metadata of a weights file (config, skeleton and spec as dicts).
+
+    A version-1 file that is not a known release is refused unless ``trust_v1_metadata``
+    (its metadata cannot be verified; see the module docstring)."""
     path = _resolve(path_or_name)
-    _, meta = _read_verified(path)
+    _, meta = _read_verified(path, trust_v1_metadata=trust_v1_metadata)
     out: dict[str, Any] = dict(meta)
     for k in ("config", "skeleton", "canonical"):
         try:
@@ -199,6 +219,7 @@ def load_lossnet(
     map_location: str | torch.device = "cpu",
     expect_skeleton: Skeleton | str | None = None,
     expect_kind: str | None = None,
+    trust_v1_metadata: bool = False,
 ) -> LossNet:
     """Rebuild a loss-net from a weights file or a registered name.
 
@@ -207,18 +228,21 @@ def load_lossnet(
         map_location: device of the returned net.
         expect_skeleton: refuse weights made for another skeleton.
         expect_kind: refuse weights of another kind (``"graphormer"`` or ``"mlp"``).
+        trust_v1_metadata: load a version-1 file that is not a known release anyway (its
+            metadata is not covered by its checksum: only for files you wrote yourself).
 
     Returns:
         The loss-net in eval mode, in the dtype it was saved in.
 
     Raises:
         WeightsFileError: missing, truncated or corrupt file; no or unsupported format metadata;
-            wrong kind; tensors not matching the architecture.
+            wrong kind; tensors not matching the architecture (checked before allocating it);
+            NaN/Inf in a tensor; a version-1 file whose metadata is not a known release's.
         SkeletonMismatchError: the weights were made for another skeleton than
             ``expect_skeleton``.
     """
     path = _resolve(path_or_name)
-    blob, meta = _read_verified(path)
+    blob, meta = _read_verified(path, trust_v1_metadata=trust_v1_metadata)
     where = f"weights file {str(path)!r}"
     kind = meta["kind"]
     if kind not in LOSSNET_KINDS:
@@ -241,6 +265,13 @@ def load_lossnet(
         )
     config = {**config, "kind": kind, "skeleton": skeleton.to_dict(), "spec": spec.to_dict()}
     try:
+        with torch.device("meta"):  # shapes only: nothing is allocated
+            shape_net = build_lossnet(config)
+    except (TypeError, ValueError) as e:
+        raise WeightsFileError(f"{where} has an invalid config field: {e}") from None
+    check_tensor_table(_split(blob)[0], shape_net.state_dict(), where)
+    del shape_net
+    try:
         net = build_lossnet(config)
     except (TypeError, ValueError) as e:
         raise WeightsFileError(f"{where} has an invalid config field: {e}") from None
@@ -249,6 +280,7 @@ def load_lossnet(
         state = st_load(blob)
     except Exception as e:  # safetensors raises its own SafetensorError
         raise WeightsFileError(f"{where} is corrupt: {e}") from None
+    check_tensors_finite(state, where)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -25,6 +25,18 @@ FORMAT_VERSION = 2
 #: format versions this sealloss reads (1: checksum of the tensor data only)
 READ_VERSIONS = (1, 2)
 
+#: The version-1 files released with sealloss: sha256 of the tensor data (a v1 file's own
+#: ``sha256``) -> sha256 of the canonical JSON of its metadata without ``sha256``. A v1 checksum
+#: does not cover the metadata, so anyone can edit a v1 file's units or ``coord_scale`` (or
+#: relabel a v2 file as v1 and recompute the data digest); a v1 file therefore loads only when
+#: its metadata is byte for byte that of a known release, unless the caller vouches for it
+#: (``trust_v1_metadata=True``). The shipped files are version 2 since issue 23.
+KNOWN_V1_RELEASES: dict[str, str] = {
+    # h36m17-graphormer.safetensors as shipped in sealloss 0.1.0 (format_version 1)
+    "8a78e16eb3a641fd46d8cdba39160448647af8b4b19d6b279f9833c635dfb5f3":
+        "ec57dcf854f88382c5d7e7c5fc209aacdfd0cfec6f77c5ffc687f20b7920a724",
+}
+
 class _LossNetKinds(Mapping[str, type[LossNet]]):
     """kind -> loss-net class, importing a class only when it is looked up (the graph loss-net
     needs torch-geometric; an MLP file should not load it)."""
@@ -78,8 +90,16 @@ def _digest(version: int, header: dict[str, Any], data: bytes) -> str:
     h.update(data)
     return h.hexdigest()
 
-def _read_verified(path: Path) -> tuple[bytes, dict[str, str]]:
-    """File bytes and metadata, after checking the header, the sizes and the checksum."""
+def metadata_digest(meta: Mapping[str, str]) -> str:
+    """sha256 of a file's metadata without its ``sha256`` field, as canonical JSON."""
+    return hashlib.sha256(
+        _canonical_json({k: v for k, v in meta.items() if k != "sha256"})).hexdigest()
+
+
+def _read_verified(path: Path, trust_v1_metadata: bool = False) -> tuple[bytes, dict[str, str]]:
+    """File bytes and metadata, after checking the header, the sizes and the checksum (and,
+    for a version-1 file, that its unverifiable metadata is a known release's, unless
+    ``trust_v1_metadata``)."""
     if not path.is_file():
         raise WeightsFileError(f"no loss-net weights file at {str(path)!r}")
     blob = path.read_bytes()
@@ -140,6 +160,17 @@ def _read_verified(path: Path) -> tuple[bytes, dict[str, str]]:
             f"{where} is corrupt or was edited: checksum (sha256) does not match (it covers "
             f"the {what})"
         )
+    if version == 1 and not trust_v1_metadata and (
+        KNOWN_V1_RELEASES.get(meta["sha256"]) != metadata_digest(meta)
+    ):
+        raise WeightsFileError(
+            f"{where} is format_version 1, whose checksum covers the tensor data only: its "
+            "metadata (units, coord_scale, skeleton, config) cannot be verified, and this file "
+            "is not a known sealloss release (or its metadata was edited). If you wrote it "
+            "yourself, check sealloss.hub.read_metadata(path, trust_v1_metadata=True) and "
+            "re-save it as version 2: save_lossnet(load_lossnet(path, trust_v1_metadata=True), "
+            "new_path)"
+        )
     return blob, meta
 
 def _decode_metadata(
@@ -191,6 +222,42 @@ def _decode_metadata(
     except (ValueError, KeyError, TypeError) as e:
         raise WeightsFileError(f"{where}: metadata field 'canonical' is invalid ({e})") from None
     return config, skeleton, spec
+
+
+def check_tensor_table(
+    header: Mapping[str, Any], expected: Mapping[str, torch.Tensor], where: str
+) -> None:
+    """Compare a file's tensor table (names, shapes; nothing loaded) with the tensors of the
+    architecture its config describes (``expected``, e.g. built on the ``meta`` device, so
+    nothing is allocated either): refuse before the real net is allocated.
+
+    Raises:
+        WeightsFileError: missing, unexpected or differently shaped tensors, naming them.
+    """
+    table = {k: tuple(v.get("shape", ())) for k, v in header.items()
+             if k != "__metadata__" and isinstance(v, Mapping)}
+    want = {k: tuple(t.shape) for k, t in expected.items()}
+    missing, unexpected = sorted(set(want) - set(table)), sorted(set(table) - set(want))
+    shapes = [f"{k}: file {table[k]}, config {want[k]}" for k in sorted(set(want) & set(table))
+              if table[k] != want[k]]
+    if missing or unexpected or shapes:
+        parts = ([f"missing {missing[:5]}"] if missing else []) + (
+            [f"unexpected {unexpected[:5]}"] if unexpected else []) + shapes[:5]
+        raise WeightsFileError(
+            f"{where}: its tensors do not match the architecture its config describes "
+            f"({'; '.join(parts)}); refused before building the net"
+        )
+
+
+def check_tensors_finite(state: Mapping[str, torch.Tensor], where: str) -> None:
+    """Refuse NaN/Inf in a weights file's tensors (naming the first such tensor)."""
+    for k, t in state.items():
+        if t.is_floating_point() and t.numel() and not torch.isfinite(t).all():
+            bad = int((~torch.isfinite(t)).sum())
+            raise WeightsFileError(
+                f"{where}: tensor {k!r} holds {bad} NaN/Inf values of {t.numel()}: the loss-net "
+                "was saved after diverging, or the file is damaged"
+            )
 
 
 def _no_constant(name: str) -> float:

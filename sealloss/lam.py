@@ -12,6 +12,7 @@ keeps an EMA of ``r`` and sets ``lam = clamp(target / EMA(r), *bounds)``.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,6 +40,31 @@ def check_number(name: str, value: Any, low: float, *, strict: bool = False,
         bound = f"> {low:g}" if strict else f">= {low:g}"
         upper = f" and <= {high:g}" if math.isfinite(high) else ""
         raise ValueError(f"{owner}: {name} must be {kind} {bound}{upper}, got {value!r}")
+
+
+def schedule_value(name: str, value: Any, step: int) -> float:
+    """What a schedule returned at ``step``, as a float: a real number or a 0-dim tensor/array.
+
+    NaN, Inf and negative numbers pass (the wrapper skips and counts such a step); a value that
+    is not a number at all (``None``, a string, a bool, a list) is a bug in the schedule.
+
+    Raises:
+        TypeError: naming the option ``name``, the step and the value returned.
+    """
+    v = value
+    if not isinstance(v, numbers.Real) and getattr(v, "shape", None) == () and hasattr(v, "item"):
+        v = v.item()  # a 0-dim torch tensor or numpy array
+    if isinstance(v, numbers.Real) and not isinstance(v, bool):
+        return float(v)
+    raise TypeError(
+        f"{name}: the schedule returned {value!r} ({type(value).__name__}) at step {step}; a "
+        f"schedule step -> value must return a number (a float >= 0)"
+    )
+
+
+def _real(v: Any) -> bool:
+    """A real number that is not a bool (what a saved lambda value or EMA must be)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
 def lam_kind(spec: LamSpec) -> str:
@@ -92,6 +118,7 @@ class LambdaController:
                 f"finite; got {bounds!r}"
             )
         self.name = name
+        self.target_name = target_name
         self.kind = kind
         #: the target force ratio: a float, or a schedule ``step -> ratio``
         self.target: float | Callable[[int], float] = (
@@ -109,14 +136,30 @@ class LambdaController:
 
     def at(self, step: int) -> float:
         """The lambda of step ``step`` (a schedule is called; may be non-finite or negative:
-        the caller skips such a step)."""
+        the caller skips such a step).
+
+        Raises:
+            TypeError: the schedule returned something that is not a number (naming it).
+        """
         if self._fn is not None:
-            return float(self._fn(step))
+            return schedule_value(self.name, self._fn(step), step)
         return self.value
 
     def target_at(self, step: int) -> float:
-        """The target force ratio at ``step`` (a schedule is called)."""
-        return float(self.target(step)) if callable(self.target) else self.target
+        """The target force ratio at ``step`` (a schedule is called; ``TypeError`` naming the
+        option when it returns something that is not a number)."""
+        if callable(self.target):
+            return schedule_value(self.target_name, self.target(step), step)
+        return self.target
+
+    def check_step(self, step: int) -> None:
+        """Call the schedules of ``step`` once before the caller changes any state, so a
+        schedule that raises (or returns a non-number) stops the call with nothing changed:
+        no loss-net update, no counter, no generator draw."""
+        if self._fn is not None:
+            self.at(step)
+        if self.kind == "auto" and callable(self.target):
+            self.target_at(step)
 
     def observe(self, per_unit: float | None, step: int = 0) -> None:
         """Feed one force-per-unit-lambda measurement (``None``: nothing measured) taken at
@@ -146,7 +189,9 @@ class LambdaController:
 
         Raises:
             ValueError: a state of another kind (an ``"auto"`` state would replace a fixed
-                lambda chosen by the user) or with missing or non-numeric entries.
+                lambda chosen by the user) or with missing entries, or values that are not
+                numbers (a string such as ``'0.5'`` is refused, not converted), negative or
+                infinite.
         """
         missing = [k for k in ("kind", "value", "ema_ratio") if k not in state]
         if missing:
@@ -157,8 +202,14 @@ class LambdaController:
                 f"{self.name} is {self.kind!r}: build the wrapper with the same kind of "
                 f"{self.name} (a float, a schedule or 'auto') to resume"
             )
-        ema = state["ema_ratio"]
-        return float(state["value"]), None if ema is None else float(ema)
+        value, ema = state["value"], state["ema_ratio"]
+        if not _real(value) or not (math.isnan(value) or 0 <= value < math.inf):
+            raise ValueError(f"{self.name} state: value must be a number >= 0 (or NaN), got "
+                             f"{value!r}")
+        if ema is not None and (not _real(ema) or not 0 <= ema < math.inf):
+            raise ValueError(f"{self.name} state: ema_ratio must be None or a finite number "
+                             f">= 0, got {ema!r}")
+        return float(value), None if ema is None else float(ema)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict`: all of it or nothing (:meth:`parse_state` refuses)."""

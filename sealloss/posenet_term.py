@@ -82,13 +82,15 @@ def grad_norm(t: Tensor | None, y_hat_up: Tensor) -> Tensor | None:
 
 
 def force_per_unit(
-    w: AlternatingWrapper, loss_sup: Tensor, y_hat_up: Tensor, term: Tensor | None
+    w: AlternatingWrapper, loss_sup: Tensor, y_hat_up: Tensor, term: Tensor | None,
+    n: int | None = None,
 ) -> tuple[Tensor | None, Tensor | None]:
     """``(||d term / d y_hat|| / ||d L_sup / d y_hat||, valid)`` as tensors (``None``: not
     measurable); also keeps, on the device, the EMA of the supervised pull that the
-    unlabeled auto-lambda uses."""
+    unlabeled auto-lambda uses, and the labeled batch's pose count ``n`` it was measured on."""
     n_sup, n_e = grad_norm(loss_sup, y_hat_up), grad_norm(term, y_hat_up)
     if n_sup is not None:
+        w._sup_n = n
         v, ema = usable_norm(n_sup), w._sup_norm
         if ema is None:
             w._sup_norm = torch.where(v, n_sup, _NAN)
@@ -147,6 +149,8 @@ def unlabeled_term(w: AlternatingWrapper, x2d: Tensor, y_hat: Tensor) -> Tensor:
     """:meth:`AlternatingWrapper.unlabeled <sealloss.wrapper.AlternatingWrapper.unlabeled>`'s
     body (see there); its warnings point at the method's caller."""
     training = torch.is_grad_enabled()
+    if training:
+        w._lam_u.check_step(w.unlabeled_steps)  # a schedule that raises changes nothing
     x, yh, _ = canonical(w.adapter, x2d, y_hat, None, generator=w.generator,
                          frames_per_clip=w.frames_per_clip if training else None)
     usable = check_batch(w.skeleton, x, None, yh)  # host sync 1
@@ -159,9 +163,26 @@ def unlabeled_term(w: AlternatingWrapper, x2d: Tensor, y_hat: Tensor) -> Tensor:
     measure = w.unlabeled_steps % w.force_every == 0
     n_e = grad_norm(term, y_hat) if measure else None
     sup = w._sup_norm
+    if measure and w._lam_u.kind == "auto" and sup is None and not w._warned_no_sup:
+        w._warned_no_sup = True
+        warnings.warn(
+            "sealloss: lam_unlabeled='auto' measures the unlabeled pull against the supervised "
+            "pull of labeled calls, and no labeled call has been made yet: lam_unlabeled stays "
+            f"at lam_init ({w._lam_u.value:g}) and the force ratio is NaN until one is made "
+            "(call seal(loss_sup, x2d, y_hat, y_gt) on labeled batches, or pass a fixed "
+            "lam_unlabeled)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     if n_e is not None and sup is not None:
         sup = sup.to(n_e.device)
         per_unit, valid = n_e / sup, usable_norm(n_e) & ~torch.isnan(sup)
+        n_u = yh.shape[0]
+        if w._sup_n and n_u and n_u != w._sup_n:
+            # the gradient of a mean over n poses has a norm ~ 1/sqrt(n): compare the forces
+            # per pose, so an unlabeled batch k times the labeled size gets the intended pull
+            # (not 1/sqrt(k) of it); equal sizes are left untouched (factor exactly 1)
+            per_unit = per_unit * math.sqrt(w._sup_n / n_u)
         stats.force_ratio = torch.where(valid, w.lam_unlabeled * per_unit, _NAN)
     auto = measure and w._lam_u.kind == "auto"
     ok_h, valid_h, pu_h = host_floats(ok, valid if auto else None, per_unit if auto else None)

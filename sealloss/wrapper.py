@@ -56,7 +56,7 @@ import torch
 from torch import Tensor
 
 from . import distributed as dist
-from .batch import canonical, check_batch
+from .batch import canonical, check_batch, check_loss
 from .lam import LambdaController
 from .lossnet_update import lossnet_update
 from .negatives import Sampler, default_negatives
@@ -94,8 +94,9 @@ class AlternatingWrapper:
     force ratio ``||lam dE/dy_hat|| / ||dL_sup/dy_hat||`` at ``target_force_ratio``, a float or
     a schedule ``step -> ratio``);
     ``lam_unlabeled`` likewise for :meth:`unlabeled` batches, ``"auto"`` keeping
-    ``unlabeled_force_ratio`` against the supervised pull measured on labeled calls (an EMA:
-    use batches of equal size). ``lam_init`` (auto start), ``lam_ema`` (EMA factor),
+    ``unlabeled_force_ratio`` against the supervised pull measured on labeled calls (an EMA;
+    the forces are compared per pose, so unlabeled batches may differ in size). ``lam_init``
+    (auto start), ``lam_ema`` (EMA factor),
     ``lam_bounds`` (clamp), ``force_every`` (measure every this many calls). See
     :class:`sealloss.lam.LambdaController`.
 
@@ -198,6 +199,8 @@ class AlternatingWrapper:
         self.unlabeled_steps = self.skipped_unlabeled_steps = 0
         self.last_stats, self.last_unlabeled_stats = SealStats(), SealStats()
         self._sup_norm: Tensor | None = None  # EMA of ||dL_sup/dy_hat|| (float64; NaN: none)
+        self._sup_n: int | None = None  # poses of the labeled batch last measured
+        self._warned_no_sup = False  # lam_unlabeled="auto" called before any labeled call
         self._ranks_synced = False
         self.lossnet.requires_grad_(mode != "static")
         self.lossnet_optimizer = None if mode == "static" else (
@@ -262,8 +265,10 @@ class AlternatingWrapper:
                 prediction ``y_hat`` is not an error: the step's energy term and loss-net update
                 are skipped with a ``RuntimeWarning`` and counted in ``skipped_energy_steps``.
         """
+        check_loss(loss_sup)
         if not torch.is_grad_enabled():
             return eval_term(self, loss_sup, x2d, y_hat, y_gt)
+        self._lam.check_step(self.steps)  # a schedule that raises changes nothing
         stats = SealStats(step=self.steps)
         x, yh, yg = canonical(self.adapter, x2d, y_hat, y_gt,
                               frames_per_clip=self.frames_per_clip, generator=self.generator)
@@ -289,7 +294,8 @@ class AlternatingWrapper:
         measure = self.steps % self.force_every == 0 and (
             "auto" in (self._lam.kind, self._lam_u.kind) or self.steps % self.log_every == 0
         )
-        per_unit, valid = force_per_unit(self, loss_sup, y_hat, term) if measure else (None, None)
+        per_unit, valid = (force_per_unit(self, loss_sup, y_hat, term, n) if measure
+                           else (None, None))
         lam_before = self.lam
         if per_unit is not None:
             stats.force_ratio = torch.where(valid, lam_before * per_unit, _NAN)
@@ -332,6 +338,7 @@ class AlternatingWrapper:
         """``loss_sup + lam * mean E(x2d, y_hat)`` after the loss-net update(s) of this batch;
         with ``y_gt=None``, ``loss_sup + ``:meth:`unlabeled` ``(x2d, y_hat)``."""
         if y_gt is None:
+            check_loss(loss_sup)
             return loss_sup + self.unlabeled(x2d, y_hat).to(loss_sup.dtype)
         return loss_sup + self.energy_term(loss_sup, x2d, y_hat, y_gt)
 
