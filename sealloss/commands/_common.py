@@ -1,5 +1,14 @@
-"""What the ``sealloss`` commands share: exit codes, :class:`CLIError`, file input, progress
-bars, the torch-threads option, the units check and the demo/pretrain data selection.
+"""What the ``sealloss`` commands share: exit codes, :class:`CLIError`, file input, the output
+policy, progress bars, the torch-threads option, the units check and the demo/pretrain data
+selection.
+
+Output policy (every file a command writes, :func:`check_output` then :func:`write_npz` /
+:func:`write_text` / :func:`write_rendered`): the output option is checked before any work (not
+a folder, the suffix the command writes, never the same file as an input or another output of
+the command, symlinks and hard links resolved, not read-only, its folder writable); the file is
+written atomically (:mod:`sealloss._atomic`: a kill or a full disk leaves the old file or the
+new one, never a broken one) under exactly the name given (nothing is appended), and that name
+is what the command prints.
 
 Imports nothing heavy at module level (torch, tqdm and the data loaders are imported on use), so
 ``sealloss --help`` stays fast.
@@ -19,7 +28,8 @@ from ..errors import DataNotFoundError, SealLossError
 
 __all__ = [
     "EXIT_OK", "EXIT_FAILURE", "EXIT_BAD_INPUT", "CLIError", "THREADS_HELP", "DATA_ROOT_ALONE",
-    "load_pairs", "evenly_spaced",
+    "load_pairs", "evenly_spaced", "OUTPUT_OPTIONS", "check_output", "check_writable",
+    "write_npz", "write_text", "write_rendered", "_pixels_to_screen",
     "_load_file", "_pick", "_float_tensor", "_torch_threads", "_bar", "_check_scale",
 ]
 
@@ -36,7 +46,73 @@ class CLIError(SealLossError):
     """Bad command-line input (missing key in a file, unreadable file, bad option value)."""
 
 
-# --------------------------------------------------------------------------- file input
+# --------------------------------------------------------------------------- output policy
+#: attribute names of the output options of the commands (``--out``, ``--plot``, ``--json``,
+#: ``--report``): a file named by any other option or argument is an input
+OUTPUT_OPTIONS = ("out", "plot", "json", "report")
+
+
+def _named_paths(value: Any) -> list[str]:
+    """The strings of an option's value (one, or a list for ``nargs``)."""
+    if isinstance(value, (str, Path)):
+        return [str(value)]
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if isinstance(v, (str, Path))]
+    return []
+
+
+def _same_file(a: str, b: Path) -> bool:
+    """``a`` and ``b`` name one file: the same path after resolving symlinks, or hard links."""
+    import os
+
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(args: Any, flag: str, suffixes: tuple[str, ...] | None,
+                 consequence: str) -> Path | None:
+    """The output file of option ``flag`` of a parsed command line, checked before any work
+    (``None`` when the option is not given).
+
+    Refused with a :class:`CLIError` that names the option, the file and the cause: a folder; a
+    suffix not in ``suffixes`` (the file is written under exactly the name given, so
+    ``--out s.txt`` is refused rather than silently written as ``s.txt.npz``); the same file as
+    any input or other output of the command line (symlinks resolved, hard links found): writing
+    it would destroy that file; an existing read-only file; a folder that cannot be written.
+    ``consequence`` ends the message (e.g. "nothing was refined").
+    """
+    import os
+
+    dest = flag.lstrip("-").replace("-", "_")
+    value = getattr(args, dest, None)
+    if value is None:
+        return None
+    path = Path(value)
+    where = f"{flag} {str(value)!r}"
+    if str(value).endswith(("/", os.sep)) or path.is_dir():
+        raise CLIError(f"{where} is a folder; give a file name; {consequence}")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise CLIError(
+            f"{where} must end in {' or '.join(suffixes)} (the file is written under exactly "
+            f"the name given); {consequence}")
+    for name, v in vars(args).items():
+        if name == dest or name in ("func", "command"):
+            continue
+        for other in _named_paths(v):
+            if other and _same_file(other, path):
+                role = (f"the output {'--' + name.replace('_', '-')}" if name in OUTPUT_OPTIONS
+                        else f"the input {other!r}")
+                raise CLIError(
+                    f"{where} is the same file as {role} (after resolving links): writing it "
+                    f"would destroy that file; choose another output name; {consequence}")
+    check_writable(flag, path, consequence)
+    return path
+
+
 def check_writable(flag: str, target: str | Path, consequence: str) -> None:
     """Refuse an output path that cannot be written, before any long work: creates the parent
     folder, tries a temporary file beside the target (nothing is left behind) and checks an
@@ -46,14 +122,48 @@ def check_writable(flag: str, target: str | Path, consequence: str) -> None:
     import tempfile
 
     target = Path(target)
+    if target.is_dir():
+        raise CLIError(f"{flag} {str(target)!r} is a folder; give a file name; {consequence}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=target.parent):
             pass
-        if target.exists() and not os.access(target, os.W_OK):
+        # mode bits as well as access(): a file the user made read-only stays protected even
+        # for root, who may write anything, and even though an atomic rename could replace it
+        if target.exists() and (not os.access(target, os.W_OK)
+                                or not target.stat().st_mode & 0o222):
             raise PermissionError(f"{str(target)!r} is read-only")
     except OSError as e:
         raise CLIError(f"{flag} {str(target)!r} cannot be written ({e}); {consequence}") from None
+
+
+def write_npz(path: Path, **arrays: Any) -> Path:
+    """``np.savez`` of ``arrays`` to exactly ``path``, atomically; returns ``path``."""
+    from .._atomic import atomic_open
+
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    """``text`` (UTF-8) to exactly ``path``, atomically; returns ``path``."""
+    from .._atomic import atomic_write
+
+    return atomic_write(path, text.encode("utf-8"))
+
+
+def write_rendered(path: Path, render: Any) -> Path:
+    """A file made by ``render(tmp_path)`` (e.g. a plot; ``tmp_path`` has ``path``'s name, in a
+    private temporary folder), moved to exactly ``path`` atomically; returns ``path``."""
+    import tempfile
+
+    from .._atomic import atomic_write
+
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as d:
+        tmp = Path(d) / path.name
+        render(tmp)
+        return atomic_write(path, tmp.read_bytes())
 
 
 def _load_file(path: str | Path) -> dict[str, np.ndarray]:
@@ -84,12 +194,43 @@ def _pick(arrays: dict[str, np.ndarray], key: str | None, path: str, what: str) 
 
 
 def _float_tensor(a: np.ndarray, what: str) -> Any:
-    """A float32 torch tensor of a numeric array (``CLIError`` naming ``what`` otherwise)."""
+    """A float32 torch tensor of a real numeric array (``CLIError`` naming ``what`` otherwise:
+    strings, bools, objects, and complex numbers, whose imaginary part a cast would drop).
+    Integer arrays are converted exactly (files may store pixel or millimetre coordinates as
+    integers)."""
     import torch
 
+    if np.issubdtype(a.dtype, np.complexfloating):
+        raise CLIError(f"{what} must be real numbers, got complex dtype {a.dtype} (a conversion "
+                       "would silently drop the imaginary part)")
     if not np.issubdtype(a.dtype, np.number):
         raise CLIError(f"{what} must be numeric, got dtype {a.dtype}")
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+
+def _pixels_to_screen(x2d: Any, image_size: Any, flag: str = "--image-size") -> Any:
+    """2D pixels of a ``W x H`` image (``flag``'s two values) in the normalised screen frame.
+
+    Refuses sizes that are not finite and positive (a negative size would mirror the 2D, zero
+    would give NaN), and 2D that is still outside the screen frame after the conversion
+    (``flag`` is not the image's size in pixels), naming ``flag``.
+    """
+    from ..canonical import pixels_to_screen
+    from ..checks import check_screen_2d
+    from ..errors import PoseShapeError
+
+    w, h = (float(v) for v in image_size)
+    if not (math.isfinite(w) and math.isfinite(h) and w > 0 and h > 0):
+        raise CLIError(f"{flag} must be the image's width and height in pixels (two numbers > 0), "
+                       f"got {w:g} {h:g}")
+    out = pixels_to_screen(x2d, w, h)
+    try:
+        check_screen_2d(out, "2D inputs")
+    except PoseShapeError as e:
+        raise CLIError(f"{e}; after {flag} {w:g} {h:g} the 2D is still not in the screen "
+                       f"frame: is {flag} the size in pixels of the image the 2D comes "
+                       "from?") from None
+    return out
 
 
 @contextlib.contextmanager

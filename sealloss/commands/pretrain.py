@@ -18,9 +18,10 @@ from ._common import (
     CLIError,
     _bar,
     _torch_threads,
-    check_writable,
+    check_output,
     evenly_spaced,
     load_pairs,
+    write_text,
 )
 
 __all__ = ["add_parser", "run"]
@@ -85,14 +86,12 @@ def _pretrain(args: argparse.Namespace) -> int:
     for name in ("steps", "batch_size", "negatives", "width", "layers", "heads", "max_test"):
         if getattr(args, name) < 1:
             raise CLIError(f"--{name.replace('_', '-')} must be at least 1")
-    out = Path(args.out)
-    if out.is_dir():
-        raise CLIError(f"--out {str(out)!r} is a folder; give a file name such as "
+    if Path(args.out).is_dir():
+        raise CLIError(f"--out {args.out!r} is a folder; give a file name such as "
                        "lossnet.safetensors")
     # refuse an unwritable --out (and --report) now, not after the whole training run
-    for flag, target in (("--out", out), ("--report", args.report)):
-        if target is not None:
-            check_writable(flag, target, "nothing was trained")
+    out = check_output(args, "--out", None, "nothing was trained")
+    report_path = check_output(args, "--report", None, "nothing was trained")
     train, test = load_pairs(args.data, args.data_root, args.every, args.every * 5)
     model = {"width": args.width, "layers": args.layers}
     if args.kind == "graphormer":
@@ -126,10 +125,10 @@ def _pretrain(args: argparse.Namespace) -> int:
     print(format_ranking_table(report))
     print(f"\nwrote {out} ({net.num_parameters:,} parameters); inspect it with "
           f"'sealloss info {out}'")
-    if args.report:
+    if report_path is not None:
         rep = {"config": cfg.as_dict(), "train_pairs": int(x.shape[0]),
                "test_pairs": int(sel.size), "train_seconds": train_s,
                "parameters": net.num_parameters, "history": history, "ranking": report}
-        Path(args.report).write_text(json.dumps(rep, indent=2))
-        print(f"wrote {args.report}")
+        write_text(report_path, json.dumps(rep, indent=2))
+        print(f"wrote {report_path}")
     return EXIT_OK
