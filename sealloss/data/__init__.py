@@ -1,6 +1,7 @@
-"""Real-data loaders: Human3.6M, HumanEva-I, MPI-INF-3DHP, H3WB, BVH mocap and the embedded
-CMU set, all returning *pairs dicts* of numpy arrays in sealloss's canonical frames (2D in the
-normalised screen frame, 3D camera-frame root-relative metres; see :mod:`.h36m`).
+"""Real-data loaders: Human3.6M, HumanEva-I, MPI-INF-3DHP, H3WB, VideoPose3D's Human3.6M files
+(:mod:`.vp3d`), BVH mocap and the embedded CMU set, all returning *pairs dicts* of numpy arrays
+in sealloss's canonical frames (2D in the normalised screen frame, 3D camera-frame
+root-relative metres; see :mod:`.h36m`).
 
 Nothing is downloaded: pass ``root=`` or set ``$SEALLOSS_DATA``. Only the small CMU-derived
 set (:func:`load_embedded`) ships with the package.
@@ -55,6 +56,7 @@ from .humaneva import (
 )
 from .mpi3dhp import mpi3dhp_pairs, mpi3dhp_to_h36m17
 from .paths import ENV_VAR, find_data_file, resolve_data_root
+from .vp3d import load_vp3d_2d, load_vp3d_3d, vp3d_pairs
 from .windows import sliding_windows, video_bounds, window_index
 
 __all__ = [
@@ -103,6 +105,9 @@ __all__ = [
     "render_virtual_cameras",
     "mpi3dhp_pairs",
     "mpi3dhp_to_h36m17",
+    "load_vp3d_2d",
+    "load_vp3d_3d",
+    "vp3d_pairs",
     "h3wb_pairs",
     "load_h3wb_json",
     "load_h3wb_npz",
