@@ -184,6 +184,10 @@ def test_layout_and_content_errors_name_the_problem(tmp_path: Path) -> None:
     p2, p3, pc = _small_set(tmp_path / "coco", metadata=coco)
     with pytest.raises(DataFormatError, match="'coco'"):
         vp3d_pairs(p2, p3, pc)
+    he = {"layout_name": "humaneva15", "num_joints": 15, "keypoints_symmetry": [[2], [5]]}
+    p2, p3, pc = _small_set(tmp_path / "he", metadata=he)
+    with pytest.raises(DataFormatError, match="humaneva_pairs"):
+        vp3d_pairs(p2, p3, pc)
     swapped = dict(METADATA, keypoints_symmetry=[list(VP3D_SYMMETRY[1]), list(VP3D_SYMMETRY[0])])
     p2, p3, pc = _small_set(tmp_path / "sym", metadata=swapped)
     with pytest.raises(DataFormatError, match="another order"):

@@ -152,11 +152,13 @@ def load_vp3d_2d(
     meta = _dict(load_npz_entry(path, "metadata"), f"{name!r} entry 'metadata'",
                  "a dict with layout_name, num_joints, keypoints_symmetry")
     layout = meta.get("layout_name")
-    if layout != VP3D_LAYOUT or int(meta.get("num_joints", -1)) != _J:
+    if layout != VP3D_LAYOUT or meta.get("num_joints") != _J:
+        hint = ("for HumanEva-I use sealloss.data.humaneva_pairs" if layout == "humaneva15"
+                else "map other layouts (e.g. 'coco') to it first")
         raise DataFormatError(
             f"{name!r}: metadata says layout {layout!r} with {meta.get('num_joints')!r} joints; "
             f"this reader takes VideoPose3D's {VP3D_LAYOUT!r} layout with {_J} joints (GT, "
-            "CPN or any detector written in it); map other layouts (e.g. 'coco') to it first")
+            f"CPN or any detector written in it); {hint}")
     sym = meta.get("keypoints_symmetry")
     if sym is not None:
         try:
