@@ -23,6 +23,17 @@ candidates, keep those whose S8 ranking is >= 95 % at >= 20 mm for every model-c
 predictions to the truth is not kept); ship the one with the largest S8 MPJPE reduction at its
 chosen descent setting, if it also beats the current weights' alignment and descent.
 
+Detected 2D (``--inputs sh``; rule written down before the runs, 2026-12-02). Candidates: loss-nets
+conditioned on the training subjects' detections (``pretrain_h36m.py --inputs sh``): DSM, and DSM
++ gradient matching at out-of-fold predictions of detection-trained lifters
+(``crossfit_h36m.py``), trained without S8. Lifter: the plain SimpleBaseline of
+``h36m_gain.py --validate --inputs sh`` (S1/S5/S6/S7 detections, headline budget, seed 0). For
+each candidate the descent setting with the lowest S8 SH-2D MPJPE is chosen (grid above). The
+**refiner** recommended for detected 2D is the candidate with the lowest S8 SH-2D MPJPE at its
+chosen setting, retrained the same way on S1/S5/S6/S7/S8, if that MPJPE is below the unrefined
+prediction's; otherwise the recommendation stays "do not refine" (``steps = 0``). A refiner is
+never required to be a critic; its ranking is reported, not used to choose.
+
     python bench/lossnet_landscape.py --data-root ../shared/data --validate \
         --weights bench/cache/val-a.safetensors --out bench/results/landscape_val
     python bench/lossnet_landscape.py --data-root ../shared/data --weights h36m17 h36m17-dsm \
