@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ from .defaults import refine_defaults
 from .kinematics import bone_lengths, bone_vectors, forward_kinematics
 from .nn.base import LossNet
 from .skeleton import Skeleton, get_skeleton
+
+if TYPE_CHECKING:
+    from .clip_refinement import ClipSettings
 
 __all__ = [
     "RefineResult",
@@ -83,6 +87,9 @@ def refine(
     snapshots: Sequence[int] = (),
     progress: Callable[[int, int], None] | None = None,
     inputs: str = "gt",
+    clips: Sequence | np.ndarray | Tensor | None = None,
+    frames: Sequence | np.ndarray | Tensor | None = None,
+    clip: ClipSettings | None = None,
 ) -> RefineResult:
     r"""Refine poses by Adam descent on ``E(x, y) + pull * mean_j ||y_j - y_hat_j||^2``.
 
@@ -105,6 +112,11 @@ def refine(
         batch_size: poses refined together.
         snapshots: also return the poses after these step counts (``<= steps``).
         progress: called as ``progress(done_poses, total_poses)`` after each batch.
+        clips: ``(N,)`` or ``(N, K)`` clip id of each pose (e.g. ``[seq_id, camera]``): refine
+            each clip jointly instead, with one set of bone lengths per clip
+            (:func:`sealloss.clip_refinement.refine_clips`; returns a ``ClipRefineResult``).
+        frames: ``(N,)`` frame index of each pose (clip refinement's smoothness term).
+        clip: the clip terms (:class:`sealloss.clip_refinement.ClipSettings`).
 
     Returns:
         :class:`RefineResult`.
@@ -129,6 +141,14 @@ def refine(
     bad = [s for s in snapshots if not (0 <= int(s) <= steps)]
     if bad:
         raise ValueError(f"refine: snapshots {bad} are outside 0..steps={steps}")
+    if clips is not None or frames is not None or clip is not None:
+        if clips is None:
+            raise ValueError("refine: frames= and clip= need clips= (one clip id per pose)")
+        from .clip_refinement import refine_clips
+
+        return refine_clips(lossnet, x2d, y_hat, clips, frames, steps=steps, lr=lr, pull=pull,
+                            settings=clip, batch_size=batch_size, snapshots=snapshots,
+                            progress=progress)
     was_training = lossnet.training
     lossnet.eval()
     req = [p.requires_grad for p in lossnet.parameters()]

@@ -1,0 +1,234 @@
+"""Clip refinement (sealloss.clip_refinement, refine(..., clips=)) and its temporal rivals.
+
+New module and a new refine() argument: every test here failed before them (ImportError, or
+TypeError on ``clips=``). The bench test checks that bench/clip_refinement.py never reads the
+ground truth to make its poses.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sealloss.clip_refinement import (
+    ClipRefineResult,
+    ClipSettings,
+    clip_median_lengths,
+    median_bones_moving_average,
+    moving_average,
+    refine_clips,
+    weak_perspective_residual,
+)
+from sealloss.errors import PoseShapeError
+from sealloss.kinematics import bone_lengths
+from sealloss.metrics import bone_length_spread
+from sealloss.nn import MLPLossNet
+from sealloss.refinement import refine, sequence_median_bones, symmetrise_bones
+from sealloss.skeleton import get_skeleton
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+SK = get_skeleton("h36m17")
+
+
+def _target(seed=0):
+    """A fixed pose with symmetric bone lengths (reachable with shared symmetric lengths)."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.randn(17, 3, generator=g) * 0.25
+    t[0] = 0
+    return symmetrise_bones(t, SK)
+
+
+class _Pull(MLPLossNet):
+    """Energy: squared distance of the root-relative pose to a fixed target pose."""
+
+    def __init__(self, target, scale=1.0):
+        super().__init__("h36m17", width=4, blocks=0)
+        self.target, self.scale = target, scale
+
+    def _energy(self, x2d, y3d, per_joint):
+        rel = y3d - y3d[..., :1, :]
+        return self.scale * (rel - self.target).pow(2).sum((-1, -2)), None
+
+
+def _clips(sizes=(5, 7, 4), seed=0, noise=0.03):
+    """Poses near a target with per-frame bone-length noise, clips and sparse frames."""
+    g = torch.Generator().manual_seed(seed)
+    n = sum(sizes)
+    target = _target()
+    y = target + noise * torch.randn(n, 17, 3, generator=g)
+    y = y + torch.randn(n, 1, 3, generator=g)  # the root anywhere; never moved
+    x = torch.randn(n, 17, 2, generator=g) * 0.3
+    clips = np.repeat(np.arange(len(sizes)) * 10 + 3, sizes)
+    frames = np.concatenate([np.cumsum(1 + np.arange(s) % 3) * 5 for s in sizes])
+    return x, y, clips, frames, target
+
+
+KW = {"steps": 40, "lr": 0.01, "pull": 0.0}
+
+
+def test_root_fixed_lengths_shared_and_energy_down():
+    x, y, clips, frames, target = _clips()
+    net = _Pull(target)
+    st = ClipSettings(w2d=0.0, smooth=0.0)
+    r = refine_clips(net, x, y, clips, frames, settings=st, **KW)
+    assert isinstance(r, ClipRefineResult)
+    assert torch.equal(r.poses[:, 0], y[:, 0])
+    before = float(bone_length_spread(y, clips, SK))
+    after = float(bone_length_spread(r.poses, clips, SK))
+    assert before > 0.01 and after < 1e-5
+    assert (r.energy_after < r.energy_before).all()
+    assert r.ms_per_1000 > 0 and r.lengths.shape == (3, len(SK.bones))
+    # symmetric lengths: each pair has one length
+    for left, right in SK.symmetric_bone_pairs:
+        torch.testing.assert_close(r.lengths[:, left], r.lengths[:, right])
+    free = refine_clips(net, x, y, clips, frames, settings=ClipSettings(w2d=0.0, symmetric=False),
+                        **KW)
+    left, right = SK.symmetric_bone_pairs[0]
+    assert not torch.allclose(free.lengths[:, left], free.lengths[:, right])
+
+
+def test_lengths_start_at_the_clip_median_and_zero_steps_is_identity():
+    x, y, clips, frames, target = _clips()
+    net = _Pull(target)
+    torch.testing.assert_close(
+        bone_lengths(sequence_median_bones(y, clips, SK), SK),
+        clip_median_lengths(y, clips, SK), atol=1e-5, rtol=1e-5)
+    r = refine_clips(net, x, y, clips, frames, steps=0, lr=0.01, pull=0.0)
+    assert torch.equal(r.poses, y)
+    one = refine_clips(net, x, y, clips, frames, steps=1, lr=1e-9, pull=0.0,
+                       settings=ClipSettings(w2d=0.0, length_lr=1e-9), snapshots=(0, 1))
+    torch.testing.assert_close(one.poses, sequence_median_bones(y, clips, SK), atol=1e-5,
+                               rtol=1e-5)
+    assert torch.equal(one.snapshots[0], y) and torch.equal(one.snapshots[1], one.poses)
+
+
+def test_batching_by_clip_is_the_same_as_one_clip_at_a_time():
+    x, y, clips, frames, target = _clips()
+    net = _Pull(target)
+    st = ClipSettings(w2d=10.0, smooth=1e-3)
+    kw = dict(KW, pull=10.0)
+    whole = refine_clips(net, x, y, clips, frames, settings=st, batch_size=4096, **kw)
+    alone = refine_clips(net, x, y, clips, frames, settings=st, batch_size=1, **kw)
+    torch.testing.assert_close(alone.poses, whole.poses, atol=1e-6, rtol=1e-6)
+    for c in np.unique(clips):
+        s = clips == c
+        one = refine_clips(net, x[s], y[s], clips[s], frames[s], settings=st, **kw)
+        torch.testing.assert_close(one.poses, whole.poses[torch.from_numpy(s)], atol=1e-6,
+                                   rtol=1e-6)
+
+
+def test_frame_order_not_row_order():
+    x, y, clips, frames, target = _clips()
+    net = _Pull(target)
+    st = ClipSettings(w2d=1.0, smooth=1e-2)
+    r = refine_clips(net, x, y, clips, frames, settings=st, **KW)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(3))
+    p = refine_clips(net, x[perm], y[perm], clips[perm.numpy()], frames[perm.numpy()],
+                     settings=st, **KW)
+    torch.testing.assert_close(p.poses, r.poses[perm], atol=1e-6, rtol=1e-6)
+
+
+class _Zero(MLPLossNet):
+    def __init__(self):
+        super().__init__("h36m17", width=4, blocks=0)
+
+    def _energy(self, x2d, y3d, per_joint):
+        return (y3d * 0).sum((-1, -2)), None
+
+
+def test_frame_gaps_change_the_smoothness():
+    g = torch.Generator().manual_seed(0)
+    base = _target() + 0.01 * torch.randn(6, 17, 3, generator=g)
+    base[3:, 1:] += 0.05  # a move between the 3rd and 4th sample
+    x = torch.randn(6, 17, 2, generator=g) * 0.3
+    y = torch.cat([base, base])
+    clips = np.repeat([0, 1], 6)
+    frames = np.r_[np.arange(6) * 5, [0, 5, 10, 200, 205, 210]]  # clip 1 has a 3.8 s gap
+    kw = {"steps": 60, "lr": 0.003, "pull": 100.0}
+    st = ClipSettings(w2d=0.0, smooth=10.0)  # at 0.1 s gaps as strong as the pull
+    r = refine_clips(_Zero(), torch.cat([x, x]), y, clips, frames, settings=st, **kw)
+
+    def jump(p):
+        return float((p[3] - p[2]).norm(dim=-1).mean())
+
+    assert jump(r.poses[:6]) < 0.7 * jump(r.poses[6:])  # the gap is smoothed much less
+    flat = refine_clips(_Zero(), torch.cat([x, x]), y, clips, frames,
+                        settings=ClipSettings(w2d=0.0, smooth=0.0), **kw)
+    torch.testing.assert_close(flat.poses[:6] - flat.poses[:6, :1],
+                               flat.poses[6:] - flat.poses[6:, :1], atol=1e-6, rtol=1e-6)
+    with pytest.raises(ValueError, match="frames"):
+        refine_clips(_Zero(), x, base, [0] * 6, None, settings=st, **kw)
+
+
+def test_two_d_term_is_scale_free_and_is_lowered():
+    target = _target()
+    x_exact = target[:, :2] * 0.4 + 0.1
+    assert float(weak_perspective_residual(x_exact, target)) < 1e-10
+    x, y, clips, frames, _ = _clips()
+    r1 = weak_perspective_residual(x, y)
+    torch.testing.assert_close(weak_perspective_residual(3 * x, 0.5 * y), r1)
+    r = refine_clips(_Zero(), x, y, clips, frames, steps=60, lr=0.01, pull=0.0,
+                     settings=ClipSettings(w2d=1.0))
+    assert float(weak_perspective_residual(x, r.poses).mean()) < 0.5 * float(r1.mean())
+
+
+def test_refine_dispatches_on_clips():
+    x, y, clips, frames, target = _clips()
+    net = _Pull(target)
+    st = ClipSettings(w2d=0.0)
+    a = refine(net, x, y, clips=clips, frames=frames, clip=st, **KW)
+    b = refine_clips(net, x, y, clips, frames, settings=st, **KW)
+    assert isinstance(a, ClipRefineResult)
+    torch.testing.assert_close(a.poses, b.poses)
+    with pytest.raises(ValueError, match="clips="):
+        refine(net, x, y, frames=frames, **KW)
+    with pytest.raises(PoseShapeError, match="twice"):
+        refine(net, x, y, clips=[0] * len(y), frames=[0] * len(y), **KW)
+    with pytest.raises(ValueError, match="w2d"):
+        ClipSettings(w2d=-1.0)
+
+
+def test_moving_average_respects_gaps_and_clips():
+    t = np.array([0, 5, 10, 15, 100, 105])
+    y = _target().expand(6, 17, 3).clone()
+    y[:, 1:, 0] += torch.as_tensor(t / 50.0, dtype=torch.float32)[:, None]  # linear in time
+    y[:, 0] += 3.0
+    out = moving_average(y, [0] * 6, t, fps=50.0, half_window=0.1)
+    torch.testing.assert_close(out[:, 0], y[:, 0])
+    # interior samples of a linear motion are unchanged; the isolated pair averages only itself
+    torch.testing.assert_close(out[1:3], y[1:3], atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(out[4], (y[4] + y[5]) / 2, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(moving_average(y, [0] * 6, t, half_window=0.0), y)
+    # two clips never mix
+    two = moving_average(torch.cat([y, y + 1]), [0] * 6 + [1] * 6, np.r_[t, t], 50.0, 0.1)
+    torch.testing.assert_close(two[6:] - 1, out, atol=1e-5, rtol=1e-5)
+    mb = median_bones_moving_average(y, [0] * 6, t, 50.0, 0.1)
+    assert float(bone_length_spread(mb, [0] * 6, SK)) < 1e-6
+    torch.testing.assert_close(bone_lengths(mb[:1], SK), clip_median_lengths(y, [0] * 6, SK)[:1],
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_bench_methods_never_read_the_ground_truth():
+    from clip_refinement import run_methods
+
+    x, y, clips, frames, target = _clips()
+    net = _Pull(target, scale=0.1)
+    settings = {"moving average": {"half_window": 0.1},
+                "median bones + moving average": {"half_window": 0.1},
+                "per-frame refinement": {"steps": 5, "lr": 0.01, "pull": 0.0},
+                "clip refinement": {"steps": 5, "lr": 0.01, "pull": 0.0, "w2d": 1.0,
+                                    "smooth": 1e-3}}
+    s = {"x2d": x, "y3d": y, "clips": clips, "frames": frames}
+    a, _ = run_methods(net, s, y + 0.01, settings, fps=50.0)
+    s["y3d"] = torch.full_like(y, float("nan"))
+    b, _ = run_methods(net, s, y + 0.01, settings, fps=50.0)
+    assert set(a) == {"plain", "median bones", "moving average", "median bones + moving average",
+                      "per-frame refinement", "clip refinement"}
+    for k in a:
+        assert torch.isfinite(b[k]).all()
+        torch.testing.assert_close(a[k], b[k])
