@@ -36,7 +36,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +52,7 @@ from .structure import _lengths, _require_items, bone_subset
 __all__ = [
     "ClipIndex",
     "clip_index",
+    "clips_from_arrays",
     "bone_length_spread",
     "mpjve",
     "acceleration_error",
@@ -210,6 +211,40 @@ def clip_index(
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return ClipIndex(ids=ids, order=order.astype(np.int64), starts=starts, times=times,
                      labels=list(labels))
+
+
+def clips_from_arrays(arrays: Mapping[str, np.ndarray], keys: Sequence[str], n: int,
+                      where: str = "the file") -> np.ndarray:
+    """Clip ids from named per-row arrays (e.g. a file's ``seq_id`` and ``camera``).
+
+    Args:
+        arrays: name -> array; each named array has ``n`` entries (any shape of that size,
+            e.g. the leading dims of ``(B, T, J, 3)`` poses).
+        keys: the names whose values together name a row's clip.
+        n: rows.
+        where: what ``arrays`` is, for the messages (e.g. the file name).
+
+    Returns:
+        ``(n, len(keys))`` ids: int64 when every array is integer, else strings.
+
+    Raises:
+        PoseShapeError: a missing name (the message lists the names there are) or an array
+            without one entry per row.
+    """
+    if not keys:
+        raise PoseShapeError("clip keys: name at least one array (e.g. seq_id camera)")
+    cols = []
+    for k in keys:
+        if k not in arrays:
+            raise PoseShapeError(f"clip key {k!r} is not in {where}; it has {sorted(arrays)}")
+        a = np.asarray(arrays[k])
+        if a.size != n:
+            raise PoseShapeError(f"clip key {k!r} in {where} has shape {a.shape}: one entry "
+                                 f"per pose ({n}) is needed")
+        cols.append(a.reshape(-1))
+    if all(np.issubdtype(c.dtype, np.integer) or c.dtype == bool for c in cols):
+        return np.stack([c.astype(np.int64) for c in cols], 1)
+    return np.stack([c.astype(str) for c in cols], 1)
 
 
 # --------------------------------------------------------------------------- functions
