@@ -55,6 +55,16 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default only where there is one to show: not for required options,
+    flags (``store_true``) or a default of ``None`` (whose help says what happens then)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required or action.default is None or action.nargs == 0:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``sealloss`` argument parser with every command of :data:`COMMANDS` registered."""
     from . import __version__
@@ -68,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log library messages (INFO)")
     sub = p.add_subparsers(dest="command", metavar="command")
     sub.required = True
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = HelpFormatter
     for name in COMMANDS:
         importlib.import_module(f".commands.{name}", __package__).add_parser(sub, fmt)
     return p

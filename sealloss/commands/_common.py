@@ -182,15 +182,20 @@ def _load_file(path: str | Path) -> dict[str, np.ndarray]:
     raise CLIError(f"{str(p)!r}: expected a .npz or .npy file, got suffix {p.suffix!r}")
 
 
-def _pick(arrays: dict[str, np.ndarray], key: str | None, path: str, what: str) -> np.ndarray:
-    """The array ``key`` of a loaded file (the only array of a ``.npy``)."""
+def _pick(arrays: dict[str, np.ndarray], key: str | tuple[str, ...] | None, path: str,
+          what: str) -> np.ndarray:
+    """The array ``key`` of a loaded file (the only array of a ``.npy``); for a tuple of keys,
+    the first one the file holds. The error lists every key tried."""
     if "" in arrays:
         return arrays[""]
-    if key is None or key not in arrays:
-        raise CLIError(
-            f"{path!r} has no array {key!r} ({what}); it holds {sorted(arrays) or 'nothing'}"
-        )
-    return arrays[key]
+    keys = (key,) if isinstance(key, str) or key is None else tuple(key)
+    for k in keys:
+        if k is not None and k in arrays:
+            return arrays[k]
+    tried = ", ".join(repr(k) for k in keys)
+    raise CLIError(
+        f"{path!r} has {'no array' if len(keys) == 1 else 'none of the arrays'} {tried} "
+        f"({what}); it holds {sorted(arrays) or 'nothing'}")
 
 
 def _float_tensor(a: np.ndarray, what: str) -> Any:

@@ -1,17 +1,35 @@
 """``sealloss score``: energies of (2D, 3D) pairs under a loss-net, the least plausible poses
 and the joints to blame (:mod:`sealloss.scoring`).
+
+Input: an ``.npz`` in the CLI's file format (:mod:`sealloss.commands._files`), or VideoPose3D's
+files (``--format vp3d``; the poses scored are ``--pred``'s, else the ground truth of
+``--vp3d-3d``). ``--out x.npz`` writes the scores plus the input's ``x2d``, the scored poses as
+``pred``, and every other array of the input (``gt``, metadata) passed through.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._common import EXIT_OK, CLIError, _bar, _check_scale, _float_tensor, _load_file, _pick
+from ._common import (
+    EXIT_OK,
+    CLIError,
+    _bar,
+    _check_scale,
+    _float_tensor,
+    _load_file,
+    _pick,
+    _pixels_to_screen,
+    check_output,
+    write_npz,
+    write_rendered,
+    write_text,
+)
+from ._files import add_format_options, check_screen_frame, read_vp3d
 
 __all__ = ["add_parser", "run"]
 
@@ -24,15 +42,17 @@ def add_parser(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> argpa
         description="Scores (2D input, 3D pose) pairs with a loss-net: energy per pose (higher "
         "= less plausible), the most implausible poses and the joint most to blame. Input: a "
         ".npz with x2d (N, J, 2, normalised screen frame, or pixels with --image-size) and "
-        "y3d (or pred) (N, J, 3). When the file holds ground truth (--reference-key, default "
+        "pred (or y3d) (N, J, 3). When the file holds ground truth (--reference-key, default "
         "gt), it also reports how many poses lie above the ground truth's energy quantile and "
         "the rank correlation of energy with error.")
-    s.add_argument("poses", help=".npz with x2d and y3d/pred, or .npy of 3D poses with --x2d")
+    s.add_argument("poses", help=".npz with x2d and y3d/pred, or .npy of 3D poses with --x2d; "
+                   "with --format vp3d, VideoPose3D's data_2d_h36m_<source>.npz")
     s.add_argument("--weights", required=True,
                    help="loss-net weights file (.safetensors) or registered name")
     s.add_argument("--x2d", default=None, help="separate 2D input file (.npz or .npy)")
     s.add_argument("--x2d-key", default="x2d", help="array name of the 2D inputs")
-    s.add_argument("--y3d-key", default=None, help="array name of the 3D poses (y3d, else pred)")
+    s.add_argument("--y3d-key", default=None,
+                   help="array name of the 3D poses (default: pred, else y3d)")
     s.add_argument("--reference-key", default="gt",
                    help="array of plausible poses (ground truth) used as reference, if present")
     s.add_argument("--units", choices=("m", "cm", "mm"), default="m",
@@ -56,6 +76,10 @@ def add_parser(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> argpa
     s.add_argument("--out", default=None, help="write all scores to .npz or .csv")
     s.add_argument("--plot", default=None, help="PNG of the worst poses coloured by blame")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_format_options(s, pred="3D poses to score (camera frame, root-relative, in --units), "
+                       "row-aligned with the VideoPose3D rows (subject, trial, camera, frame): "
+                       "an .npz (array --y3d-key, default pred) or .npy; default: the ground "
+                       "truth of --vp3d-3d")
     s.set_defaults(func=run)
     return s
 
@@ -75,23 +99,40 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status (errors are raised for the CLI to report)."""
     import torch
 
-    from ..canonical import UNIT_SCALE, pixels_to_screen
+    from ..canonical import UNIT_SCALE
     from ..hub import load_lossnet
     from ..scoring import energy_threshold, joint_baseline, pose_energies, score_poses
 
+    outp = check_output(args, "--out", (".npz", ".csv"), "nothing was scored")
+    plot = check_output(args, "--plot", None, "nothing was scored")
     net = load_lossnet(args.weights)
-    arrays = _load_file(args.poses)
-    ykey = args.y3d_key or ("y3d" if "y3d" in arrays else "pred")
-    y3d = _float_tensor(_pick(arrays, ykey, args.poses, "3D poses"), "3D poses")
+    ykeys = (args.y3d_key,) if args.y3d_key else ("pred", "y3d")
+    arrays = read_vp3d(args, args.poses, pred_keys=(args.y3d_key or "pred",), need_pred=False,
+                       need_gt=args.pred is None)
+    x2d_key = args.x2d_key
+    if arrays:
+        if args.x2d is not None or args.image_size is not None:
+            raise CLIError("--x2d and --image-size do not apply with --format vp3d: the 2D is "
+                           "the positional file, converted with each camera's resolution")
+        if "pred" not in arrays:  # score the ground truth itself
+            arrays["pred"] = arrays.pop("gt")
+        ykeys, x2d_key = ("pred",), "x2d"
+    else:
+        arrays = _load_file(args.poses)
+    ykey = next((k for k in ykeys if k in arrays), ykeys[0])
+    y3d = _float_tensor(_pick(arrays, ykeys, args.poses, "3D poses"), "3D poses")
     if args.x2d is not None:
         x2d = _pick(_load_file(args.x2d), args.x2d_key, args.x2d, "2D inputs")
     elif "" in arrays:
         raise CLIError("a .npy poses file needs --x2d FILE with the 2D inputs")
     else:
-        x2d = _pick(arrays, args.x2d_key, args.poses, "2D inputs")
+        x2d = _pick(arrays, x2d_key, args.poses, "2D inputs")
+    x2d_given = x2d
     x2d = _float_tensor(x2d, "2D inputs")
     if args.image_size is not None:
-        x2d = pixels_to_screen(x2d, *args.image_size)
+        x2d = _pixels_to_screen(x2d, args.image_size)
+    else:
+        check_screen_frame(x2d, f"{args.x2d or args.poses!r}")
     ref = None
     if args.reference_key and "" not in arrays and args.reference_key in arrays:
         ref = _float_tensor(arrays[args.reference_key], "reference poses")
@@ -151,28 +192,30 @@ def run(args: argparse.Namespace) -> int:
         if args.flag == "reference":
             extra.update({"flagged": rflags, "threshold": np.asarray(rthr)})
     print(s.table(args.top))
-    if args.out:
-        outp = Path(args.out)
-        outp.parent.mkdir(parents=True, exist_ok=True)
-        if outp.suffix == ".csv":
+    if outp is not None:
+        if outp.suffix.lower() == ".csv":
             worst = s.worst_joint().numpy()
             lines = ["index,energy,worst_joint,blame"] + [
                 f"{i},{e[i]:.6g},{s.joint_names[worst[i]]},{float(s.blame[i, worst[i]]):.6g}"
                 for i in range(len(s))
             ]
-            outp.write_text("\n".join(lines) + "\n")
+            write_text(outp, "\n".join(lines) + "\n")
         else:
-            np.savez(outp, **s.to_numpy(), **extra)
+            written = {**s.to_numpy(), **extra, "x2d": x2d_given, "pred": y3d.numpy()}
+            passed = {k: v for k, v in arrays.items()
+                      if k not in written and k not in (ykey, x2d_key, "")}
+            write_npz(outp, **passed, **written)
         print(f"wrote {outp}")
-    if args.plot and len(s):
+    if plot is not None and len(s):
         top = s.ranking()[: min(4, args.top or 4)]
         yv = y3d.reshape(-1, j, 3)[top] * UNIT_SCALE[args.units]
         names = [f"#{int(i)}: E = {float(s.energy[i]):.3f}" for i in top]
         try:
             from ..demo.plots import plot_blame
 
-            plot_blame(args.plot, yv, torch.clamp(s.blame[top], min=0), net.skeleton, names)
-            print(f"wrote {args.plot}")
+            write_rendered(plot, lambda tmp: plot_blame(
+                tmp, yv, torch.clamp(s.blame[top], min=0), net.skeleton, names))
+            print(f"wrote {plot}")
         except ImportError as err:  # matplotlib is optional: the scores above stand
             print(f"note: --plot skipped: {err}")
     return EXIT_OK
