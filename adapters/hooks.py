@@ -11,12 +11,18 @@ Each patch adds, at fixed places of the upstream script:
 4. ``save_sidecar(seal, checkpoint_path)`` beside every checkpoint the script writes (periodic,
    latest and best): the loss-net goes into its own files, never into the backbone's
    ``state_dict``: ``<stem>.seal.safetensors`` (weights and config; usable as ``--seal-lossnet``
-   later) and ``<stem>.seal-state.pt`` (the wrapper's full state: loss-net and its optimizer,
-   counters, auto-lambda, RNG).
+   later) and ``<stem>.seal-state.sealloss`` (the wrapper's full state: loss-net and its
+   optimizer, counters, auto-lambda, RNG; a :mod:`sealloss.checkpoint` file, not a torch
+   pickle, hence not ``.pt``).
+
+Logging: :func:`from_args` logs one "sealloss is on" line (backbone, loss-net, mode, lambda,
+force ratio, score fraction) and the wrapper logs its statistics every ``log_every`` (100)
+steps; in a script that configures no logging, a stderr handler is added to the ``sealloss``
+logger so these lines show.
 
 Resume: the patch passes the checkpoint the upstream script resumes from as ``resume_from=``, so
 the upstream's own resume flag brings the wrapper back from that checkpoint's
-``.seal-state.pt`` too. A missing state file is an error (:class:`~sealloss.errors.
+``.seal-state.sealloss`` too. A missing state file is an error (:class:`~sealloss.errors.
 CheckpointError`), never a silent restart of the loss-net and lambda; ``--seal-resume fresh``
 restarts them on purpose and ``--seal-resume PATH`` takes the state from another file.
 """
@@ -110,9 +116,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument("--seal-frames", type=int, default=8,
                    help="frames scored per clip for seq2seq models (0 = all)")
     g.add_argument("--seal-resume", default="",
-                   help="wrapper state to resume from; by default the <checkpoint>.seal-state.pt "
-                        "beside the checkpoint the script itself resumes from; 'fresh' restarts "
-                        "the loss-net and lambda on purpose")
+                   help="wrapper state to resume from; by default the "
+                        "<checkpoint>.seal-state.sealloss beside the checkpoint the script "
+                        "itself resumes from; 'fresh' restarts the loss-net and lambda on "
+                        "purpose")
     return parser
 
 
@@ -153,8 +160,8 @@ def from_args(
             loss-net, its optimizer and lambda as well.
 
     Raises:
-        CheckpointError: ``resume_from`` is given but its ``.seal-state.pt`` is missing (pass
-            ``--seal-resume fresh`` to restart the wrapper on purpose), or the state file is
+        CheckpointError: ``resume_from`` is given but its ``.seal-state.sealloss`` is missing
+            (pass ``--seal-resume fresh`` to restart the wrapper on purpose), or the state file is
             damaged.
 
     The loss-net goes to ``cuda`` when CUDA is available (where every upstream script puts its
@@ -181,11 +188,33 @@ def from_args(
         device="cuda" if torch.cuda.is_available() else None,
     )
     resume = _resume_source(str(getattr(args, "seal_resume", "") or ""), resume_from)
+    _show_sealloss_logs()
     if resume:
         load_state(seal, resume)
         logger.info("sealloss: wrapper state resumed from %s", resume)
-    logger.info("sealloss: %r", seal)
+    logger.info("sealloss is on: %s lossnet=%s mode=%s lam=%s force_ratio=%s "
+                "score_fraction=%s; its statistics are logged every %d steps (%r)",
+                backbone, lossnet, args.seal_mode, args.seal_lambda,
+                getattr(args, "seal_force_ratio", RECOMMENDED["target_force_ratio"]),
+                getattr(args, "seal_score_fraction", RECOMMENDED["score_fraction"]),
+                seal.log_every, seal)
     return seal
+
+
+def _show_sealloss_logs() -> None:
+    """Make sealloss's INFO lines (the "sealloss is on" line and the wrapper's periodic
+    statistics) visible in an upstream script that configures no logging: when neither the
+    ``sealloss`` logger (beside the package's own ``NullHandler``) nor the root logger has a
+    handler, one stderr handler is added to the ``sealloss`` logger (only), at INFO. A script
+    that configures logging keeps its own."""
+    root = logging.getLogger("sealloss")
+    own = [h for h in root.handlers if not isinstance(h, logging.NullHandler)]
+    if own or logging.getLogger().handlers:  # the script (or a caller) set logging up
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
 
 
 def _resume_source(flag: str, resume_from: str | os.PathLike | None) -> str:
@@ -224,8 +253,11 @@ def sidecar_path(checkpoint_path: str) -> str:
 
 
 def state_path(checkpoint_path: str) -> str:
-    """``ckpt/epoch_10.bin`` -> ``ckpt/epoch_10.seal-state.pt``."""
-    return _stem(checkpoint_path) + ".seal-state.pt"
+    """``ckpt/epoch_10.bin`` -> ``ckpt/epoch_10.seal-state.sealloss``.
+
+    Not ``.pt``: the file is a :mod:`sealloss.checkpoint` file (its own checksummed header),
+    which ``torch.load`` cannot read; read it with :func:`load_state`."""
+    return _stem(checkpoint_path) + ".seal-state.sealloss"
 
 
 def save_sidecar(seal: object, checkpoint_path: str) -> str | None:
@@ -245,7 +277,7 @@ def save_sidecar(seal: object, checkpoint_path: str) -> str | None:
 
 
 def load_state(seal: object, path: str) -> None:
-    """Restore a wrapper from a ``.seal-state.pt`` written by :func:`save_sidecar`."""
+    """Restore a wrapper from a ``.seal-state.sealloss`` written by :func:`save_sidecar`."""
     from sealloss.checkpoint import load_checkpoint
 
     seal.load_state_dict(load_checkpoint(path)["wrapper"])

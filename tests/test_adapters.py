@@ -410,7 +410,7 @@ def test_hook_flags_and_pass_through(tmp_path):
     off.energy_term(loss).backward()  # a no-op backward, no error
     assert sidecar_path(str(tmp_path / "epoch_3.bin")) == str(tmp_path / "epoch_3.seal.safetensors")
     assert sidecar_path("c/latest_epoch.pth.tr") == "c/latest_epoch.seal.safetensors"
-    assert state_path("c/ckpt_best.pth.tar") == "c/ckpt_best.seal-state.pt"
+    assert state_path("c/ckpt_best.pth.tar") == "c/ckpt_best.seal-state.sealloss"
     assert save_sidecar(off, str(tmp_path / "x.bin")) is None
 
 

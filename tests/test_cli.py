@@ -276,7 +276,7 @@ def test_demo_quick_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) ->
         assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 400
         assert float(img[..., :3].std()) > 0.01, f"{name} is blank"
     res = json.loads((out_dir / "results.json").read_text())
-    assert set(res["metrics"]) == {"plain", "SEAL"}
+    assert set(res["metrics"]) == {"plain", "SEAL", "plain + refine"}  # refined plain output
     for arm in ("plain", "SEAL"):
         assert np.isfinite(res["metrics"][arm]["MPJPE"]) and res["step_time_s"][arm] > 0
     assert res["n_test"] == 32

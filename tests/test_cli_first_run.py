@@ -114,7 +114,7 @@ def test_demo_without_matplotlib_writes_results_and_one_note(
     notes = [ln for ln in out.splitlines() if ln.startswith("note:")]
     assert len(notes) == 1 and "matplotlib" in notes[0]
     res = json.loads((out_dir / "results.json").read_text())
-    assert set(res["metrics"]) == {"plain", "SEAL"} and res["notes"]
+    assert set(res["metrics"]) == {"plain", "SEAL", "plain + refine"} and res["notes"]
     assert not list(out_dir.glob("*.png"))
     assert "MPJPE" in out  # the table was printed
 

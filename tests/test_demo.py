@@ -155,7 +155,8 @@ def test_figures_state_how_their_poses_were_picked(tmp_path: Path) -> None:
     g = np.random.default_rng(1)
     gt = g.normal(scale=0.2, size=(40, 17, 3)).astype(np.float32)
     gt -= gt[:, :1]
-    preds = {"plain": gt + 0.02, "SEAL": gt + g.normal(scale=0.02, size=gt.shape)}
+    preds = {"plain": gt + g.normal(scale=0.02, size=gt.shape),
+             "SEAL": gt + g.normal(scale=0.02, size=gt.shape)}
     preds["plain + refine"] = gt + g.normal(scale=0.02, size=gt.shape)
     preds = {k: (v - v[:, :1]).astype(np.float32) for k, v in preds.items()}
     frames, seqs = np.arange(40) * 4, np.zeros(40, int)

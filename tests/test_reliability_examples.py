@@ -6,7 +6,7 @@ script writes a checkpoint, which path it resumes from) are recorded below from 
 commits; with ``SEALLOSS_UPSTREAM_DIR`` pointing at a folder of checkouts (``.../mixste``...),
 ``test_upstream_facts_match_the_checkouts`` re-derives them from the upstream code.
 
-- Sidecar and resume: every checkpoint the patched script writes gets its ``.seal-state.pt``
+- Sidecar and resume: every checkpoint the patched script writes gets its ``.seal-state.sealloss``
   beside it, and the upstream's own resume brings the wrapper back from it (no extra flag; a
   missing state file is an error, never a silent restart).
 - ``check_patch.py`` refuses a wrong commit or changed files (plain ``git apply --unidiff-zero``
@@ -213,7 +213,7 @@ def test_resume_with_a_missing_wrapper_state_is_an_error_not_a_silent_restart(
 ) -> None:
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     ckpt = tmp_path / "epoch_20.bin"
-    with pytest.raises(CheckpointError, match=r"epoch_20\.seal-state\.pt.*is missing.*fresh"):
+    with pytest.raises(CheckpointError, match=r"epoch_20\.seal-state\.sealloss.*is missing.*fresh"):
         from_args(_args(), opt, "mixste", resume_from=str(ckpt))
     restarted = from_args(_args("--seal-resume", "fresh"), opt, "mixste", resume_from=str(ckpt))
     assert restarted.steps == 0
@@ -451,7 +451,7 @@ def test_recorded_smoke_output_is_dated_and_agrees_everywhere(name: str) -> None
     assert m, f"{name}: the recorded output does not say when and at which commit"
     overview = (EXAMPLES / "README.md").read_text()
     assert rec.group(0).split(" s/step")[0] in overview  # same run in examples/README.md
-    for text in (overview, (ROOT / "README.md").read_text()):
+    for text in (overview, (ROOT / "docs" / "backbones.md").read_text()):
         row = [ln for ln in text.splitlines() if ln.startswith(f"| `{name}` |")]
         assert row and f"grads change {rec.group(6)}" in row[0]
         assert f"{rec.group(7)} s/step" in row[0]

@@ -120,7 +120,7 @@ def run_patched(upstream: Path, sl: sc.Slice, adapter, args) -> bool:
         out = subprocess.run(cmd, cwd=upstream, capture_output=True, text=True, env=env)
         ckpt = Path(tmp) / "ckpt"
         sidecar = all((ckpt / f"ckpt_{k}.{ext}").is_file() for k in ("last", "best")
-                      for ext in ("seal.safetensors", "seal-state.pt"))
+                      for ext in ("seal.safetensors", "seal-state.sealloss"))
         lines = (out.stdout + out.stderr).strip().splitlines()
         tail = [ln for ln in lines if ln.startswith("epoch")][-1:] or lines[-3:]
         ok = out.returncode == 0 and sidecar
@@ -132,7 +132,7 @@ def run_patched(upstream: Path, sl: sc.Slice, adapter, args) -> bool:
         # the upstream-style --load resumes the wrapper too; without its state it refuses
         again = cmd + ["--load", str(ckpt / "ckpt_last.pth.tar"), "--epochs", "2"]
         resumed = subprocess.run(again, cwd=upstream, capture_output=True, text=True, env=env)
-        (ckpt / "ckpt_last.seal-state.pt").unlink()
+        (ckpt / "ckpt_last.seal-state.sealloss").unlink()
         refused = subprocess.run(again, cwd=upstream, capture_output=True, text=True, env=env)
         ok = (resumed.returncode == 0 and "resumed from" in resumed.stdout
               and refused.returncode != 0 and "is missing" in refused.stderr)
