@@ -1,20 +1,22 @@
 """``sealloss refine``: walk predicted poses down a loss-net's energy (opt-in, test time).
 
-Input: an ``.npz`` with the 2D inputs (``--x2d-key``, screen frame, or pixels with
-``--image-size``) and the predictions (``--pred-key``, in ``--units``). Output: an ``.npz`` with
-``refined`` (same units and shape as the predictions), ``energy_before`` and ``energy_after``.
-The root joint is never moved. Defaults: :data:`sealloss.defaults.REFINE` for the 2D kind
-``--inputs`` (chosen on S8), the same as :func:`sealloss.refine`'s.
+Input: an ``.npz`` in the CLI's file format (:mod:`sealloss.commands._files`) with the 2D
+inputs (``--x2d-key``, screen frame, or pixels with ``--image-size``) and the predictions
+(``--pred-key``, in ``--units``), or VideoPose3D's files (``--format vp3d``). Output: an ``.npz``
+in the same format: ``pred`` = the refined poses (same units and shape as the predictions),
+``pred_input`` = the poses given, ``energy_before``, ``energy_after``, and every other array of
+the input (``x2d``, ``gt``, metadata) passed through; ``refined`` repeats ``pred`` for scripts
+written for the earlier output. The root joint is never moved. Defaults:
+:data:`sealloss.defaults.REFINE` for the 2D kind ``--inputs`` (chosen on S8), the same as
+:func:`sealloss.refine`'s.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-import numpy as np
 
 from ..defaults import INPUT_KINDS, refine_defaults
+from ._files import add_format_options
 
 __all__ = ["add_parser", "run", "resolved_settings"]
 
@@ -36,7 +38,10 @@ def add_parser(sub, formatter_class) -> argparse.ArgumentParser:
         description="Refines predicted poses by Adam descent on E(x, y) (+ an optional pull "
         "back to the prediction), batched, root untouched; writes the refined poses and their "
         "energies and reports the cost per 1,000 poses. Opt-in: it adds test-time cost.")
-    r.add_argument("predictions", help=".npz with 2D inputs and 3D predictions")
+    r.add_argument("predictions",
+                   help=".npz with 2D inputs and 3D predictions (x2d, pred, optional gt and "
+                   "metadata, all passed through); with --format vp3d, VideoPose3D's "
+                   "data_2d_h36m_<source>.npz")
     r.add_argument("--out", required=True, help="output .npz")
     r.add_argument("--inputs", choices=INPUT_KINDS, default="gt",
                    help="what the 2D is: gt (projected ground truth) or detected (a 2D "
@@ -50,14 +55,18 @@ def add_parser(sub, formatter_class) -> argparse.ArgumentParser:
     r.add_argument("--pull", type=float, default=None,
                    help="weight of the squared distance to the prediction (per m^2; default: "
                         "the input kind's)")
-    r.add_argument("--x2d-key", default="x2d")
-    r.add_argument("--pred-key", default=None, help="default: 'pred', else 'y3d'")
+    r.add_argument("--x2d-key", default="x2d", help="array name of the 2D inputs")
+    r.add_argument("--pred-key", default=None,
+                   help="array name of the predictions (default: 'pred', else 'y3d'; with "
+                   "--format vp3d, in the --pred file)")
     r.add_argument("--units", default="m", choices=("m", "cm", "mm"),
                    help="units of the predictions (converted to metres inside)")
     r.add_argument("--image-size", type=float, nargs=2, metavar=("W", "H"), default=None,
-                   help="the 2D inputs are pixels of a W x H image")
-    r.add_argument("--no-units-check", action="store_true")
-    r.add_argument("--batch-size", type=int, default=4096)
+                   help="the 2D inputs are pixels of a W x H image (converted to the "
+                   "normalised screen frame; not with --format vp3d, which converts them)")
+    r.add_argument("--no-units-check", action="store_true",
+                   help="refine even when the predictions are not person-sized in --units")
+    r.add_argument("--batch-size", type=int, default=4096, help="poses per Adam batch")
     c = r.add_argument_group(
         "clip refinement (--clip-key)",
         "refine each clip (a run of frames of one video) jointly: one set of bone lengths per "
@@ -73,14 +82,17 @@ def add_parser(sub, formatter_class) -> argparse.ArgumentParser:
                    help="weight of the velocity term (per m^2/s; 0: off); needs frames")
     c.add_argument("--w2d", type=float, default=None,
                    help="weight of the 2D consistency term (default: ClipSettings')")
-    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_format_options(r, pred="predictions (camera frame, root-relative, in --units), "
+                       "row-aligned with the VideoPose3D rows (subject, trial, camera, frame): "
+                       "an .npz (array --pred-key, default pred) or .npy")
     r.set_defaults(func=run)
     return r
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status (errors are raised for the CLI to report)."""
-    from ..canonical import UNIT_SCALE, pixels_to_screen
+    from ..canonical import UNIT_SCALE
     from ..hub import load_lossnet
     from ..refinement import refine
     from ._common import (
@@ -91,23 +103,35 @@ def run(args: argparse.Namespace) -> int:
         _float_tensor,
         _load_file,
         _pick,
-        check_writable,
+        _pixels_to_screen,
+        check_output,
+        write_npz,
     )
+    from ._files import check_screen_frame, read_vp3d
 
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        raise CLIError(f"--out must name a .npz file, got {args.out!r}")
-    check_writable("--out", out, "nothing was refined")
+    out = check_output(args, "--out", (".npz",), "nothing was refined")
     settings = resolved_settings(args)
     net = load_lossnet(settings["weights"])
-    arrays = _load_file(args.predictions)
+    keys = (args.pred_key,) if args.pred_key else ("pred", "y3d")
+    arrays = read_vp3d(args, args.predictions, pred_keys=keys, need_pred=True, need_gt=False)
+    x2d_key = "x2d"
+    if arrays:
+        keys = ("pred",)
+        if args.image_size is not None:
+            raise CLIError("--image-size does not apply with --format vp3d: the reader converts "
+                           "VideoPose3D's pixels with each camera's resolution")
+    else:
+        arrays = _load_file(args.predictions)
+        x2d_key = args.x2d_key
     if "" in arrays:
         raise CLIError("refine needs an .npz holding both the 2D inputs and the predictions")
-    key = args.pred_key or ("pred" if "pred" in arrays else "y3d")
-    pred = _float_tensor(_pick(arrays, key, args.predictions, "predictions"), "predictions")
-    x2d = _float_tensor(_pick(arrays, args.x2d_key, args.predictions, "2D inputs"), "2D inputs")
+    key = next((k for k in keys if k in arrays), keys[0])
+    pred = _float_tensor(_pick(arrays, keys, args.predictions, "predictions"), "predictions")
+    x2d = _float_tensor(_pick(arrays, x2d_key, args.predictions, "2D inputs"), "2D inputs")
     if args.image_size is not None:
-        x2d = pixels_to_screen(x2d, *args.image_size)
+        x2d = _pixels_to_screen(x2d, args.image_size)
+    else:
+        check_screen_frame(x2d, f"{x2d_key!r} in {args.predictions!r}")
     j = net.skeleton.num_joints
     if pred.dim() < 2 or pred.shape[-2:] != (j, 3) or x2d.shape[:-1] != pred.shape[:-1]:
         raise CLIError(
@@ -131,7 +155,10 @@ def run(args: argparse.Namespace) -> int:
     refined = (res.poses / scale).reshape(*lead, j, 3).numpy()
     e0 = res.energy_before.reshape(lead).numpy()
     e1 = res.energy_after.reshape(lead).numpy()
-    np.savez(out, refined=refined, energy_before=e0, energy_after=e1)
+    written = {"pred": refined, "pred_input": arrays[key], "energy_before": e0,
+               "energy_after": e1, "refined": refined}
+    passed = {k: v for k, v in arrays.items() if k not in written and k != key}
+    write_npz(out, **passed, **written)
     n = y.shape[0]
     print(f"{n} poses refined with {settings['weights']} ({settings['steps']} steps, lr "
           f"{settings['lr']:g} m, pull {settings['pull']:g}; --inputs {args.inputs}); mean energy "
@@ -141,8 +168,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"clip refinement: {len(res.lengths)} clips (--clip-key "
               f"{' '.join(args.clip_key)}), one set of bone lengths each; {clip_kw['clip']}")
     print(f"cost: {res.seconds:.2f} s, {res.ms_per_1000:.0f} ms per 1,000 poses on this machine")
-    print(f"wrote {out} (refined, energy_before, energy_after)")
+    print(f"wrote {out} (pred = refined, pred_input, energy_before, energy_after"
+          + (f"; passed through: {', '.join(sorted(passed))}" if passed else "") + ")")
     return EXIT_OK
+
 
 def _clip_options(args: argparse.Namespace, arrays: dict, n: int) -> dict:
     """``refine()``'s clip arguments (``clips``, ``frames``, ``clip``) from the command line and
