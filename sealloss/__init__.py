@@ -53,16 +53,18 @@ _EXPORTS: dict[str, str] = {
     "AlternatingWrapper": ".wrapper",
     "refine": ".refinement",
     "RefineResult": ".refinement",
+    "ClipSettings": ".clip_refinement",
 }
 
 #: sub-modules loaded on first attribute access (``sealloss.adapters.get(...)`` works after a
 #: plain ``import sealloss``)
 _LAZY_SUBMODULES = ("adapters", "plots", "scoring", "data", "integrations", "experiment",
                     "pretrain", "baselines", "cli", "demo", "hub", "nn", "metrics", "wrapper",
-                    "refinement", "objectives")
+                    "refinement", "objectives", "clip_refinement")
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from __getattr__
     from .canonical import canonical_2d, canonical_3d, pixels_to_screen, screen_to_pixels
+    from .clip_refinement import ClipSettings
     from .defaults import RECOMMENDED
     from .errors import (
         CheckpointError,
@@ -145,4 +147,5 @@ __all__ = [
     "UnitsWarning",
     "refine",
     "RefineResult",
+    "ClipSettings",
 ]

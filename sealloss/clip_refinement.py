@@ -43,7 +43,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -52,7 +52,6 @@ from torch import Tensor
 from .kinematics import bone_lengths, bone_vectors, forward_kinematics
 from .metrics.temporal import ClipIndex, clip_index
 from .nn.base import LossNet
-from .refinement import RefineResult, set_bone_lengths
 from .skeleton import Skeleton, get_skeleton
 
 __all__ = [
@@ -105,17 +104,32 @@ class ClipSettings:
 
 
 @dataclass
-class ClipRefineResult(RefineResult):
-    """:class:`~sealloss.refinement.RefineResult` of a clip refinement, plus the clips' lengths.
+class ClipRefineResult:
+    """What clip refinement returns: the fields of :class:`~sealloss.refinement.RefineResult`
+    (same meaning) and the clips' bone lengths.
 
     Attributes:
+        poses: ``(N, J, 3)`` refined poses (metres, the input's root kept), input row order.
+        energy_before, energy_after: ``(N,)`` energies of the input and the refined poses.
+        seconds: wall time of the refinement.
+        snapshots: ``{step: (N, J, 3)}`` poses after each requested step count.
         lengths: ``(C, B)`` bone lengths of each clip after refinement, metres (clip ``c`` is
             ``clip_of_row == c``; bones in ``skeleton.bones`` order).
         clip_of_row: ``(N,)`` int64 clip number of each row.
     """
 
+    poses: Tensor
+    energy_before: Tensor
+    energy_after: Tensor
+    seconds: float
+    snapshots: dict[int, Tensor] = field(default_factory=dict)
     lengths: Tensor | None = None
     clip_of_row: np.ndarray | None = None
+
+    @property
+    def ms_per_1000(self) -> float:
+        """Cost in milliseconds per 1,000 poses."""
+        return 1000.0 * self.seconds * 1000.0 / max(1, self.poses.shape[0])
 
 
 # ------------------------------------------------------------------ helpers
@@ -156,8 +170,8 @@ def clip_median_lengths(
         symmetric: average the left/right medians of each symmetric pair.
 
     Returns:
-        ``(N, B)`` lengths (the same for all rows of a clip); with
-        :func:`~sealloss.refinement.set_bone_lengths` it is
+        ``(N, B)`` lengths (the same for all rows of a clip); imposed with
+        :func:`~sealloss.refinement.set_bone_lengths` they give
         :func:`~sealloss.refinement.sequence_median_bones` for any clip ids.
     """
     sk = get_skeleton(skeleton)
@@ -416,4 +430,6 @@ def median_bones_moving_average(
     sk = get_skeleton(skeleton)
     index = clips if isinstance(clips, ClipIndex) else clip_index(clips, frames, fps, n=len(y))
     smooth = moving_average(y, index, fps=fps, half_window=half_window, skeleton=sk)
-    return set_bone_lengths(smooth, clip_median_lengths(y, index, sk, symmetric), sk)
+    lengths = clip_median_lengths(y, index, sk, symmetric).to(y.dtype)
+    root = smooth[:, sk.root : sk.root + 1]
+    return forward_kinematics(bone_vectors(smooth, sk), lengths, sk) + root

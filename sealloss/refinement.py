@@ -27,7 +27,7 @@ from .nn.base import LossNet
 from .skeleton import Skeleton, get_skeleton
 
 if TYPE_CHECKING:
-    from .clip_refinement import ClipSettings
+    from .clip_refinement import ClipRefineResult, ClipSettings
 
 __all__ = [
     "RefineResult",
@@ -90,7 +90,7 @@ def refine(
     clips: Sequence | np.ndarray | Tensor | None = None,
     frames: Sequence | np.ndarray | Tensor | None = None,
     clip: ClipSettings | None = None,
-) -> RefineResult:
+) -> RefineResult | ClipRefineResult:
     r"""Refine poses by Adam descent on ``E(x, y) + pull * mean_j ||y_j - y_hat_j||^2``.
 
     Each pose moves independently (Adam is elementwise and the energy is summed over poses, so
@@ -119,7 +119,8 @@ def refine(
         clip: the clip terms (:class:`sealloss.clip_refinement.ClipSettings`).
 
     Returns:
-        :class:`RefineResult`.
+        :class:`RefineResult` (with ``clips=``, a ``ClipRefineResult``: the same fields plus
+        each clip's bone lengths).
 
     Raises:
         PoseShapeError / NonFiniteError: bad shapes or non-finite inputs (nothing is changed).
