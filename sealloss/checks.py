@@ -24,6 +24,7 @@ __all__ = [
     "check_tensor",
     "check_screen_2d",
     "check_module_finite",
+    "check_descent_inputs",
     "check_pose",
     "check_finite",
     "warn_if_millimetres",
@@ -127,6 +128,24 @@ def check_module_finite(module: torch.nn.Module, what: str) -> None:
                 f"{what} has non-finite weights: {name!r} holds {bad} NaN/Inf of {t.numel()} "
                 "values (a diverged training or a damaged file); the inputs are not at fault"
             )
+
+
+def check_descent_inputs(net: torch.nn.Module, y: torch.Tensor, owner: str) -> None:
+    """Before a gradient descent on poses (test-time refinement): blame the net or the dtype,
+    not the poses, for what would otherwise surface as "3D pose contains NaN values" steps later.
+
+    Raises:
+        NonFiniteError: the net has NaN/Inf weights (:func:`check_module_finite`).
+        PoseShapeError: ``y`` is float16, whose range and precision cannot hold Adam's steps
+            (its ``eps`` of 1e-8 rounds to 0, so a step divides by zero).
+    """
+    check_module_finite(net, f"{owner}: the loss-net")
+    if isinstance(y, torch.Tensor) and y.dtype == torch.float16:
+        raise PoseShapeError(
+            f"{owner}: the poses are float16, too coarse for Adam's steps (its eps 1e-8 is 0 "
+            "in float16 and the steps divide by zero, turning the poses into NaN); pass "
+            "float32 poses (y_hat.float(), x2d.float()) or bfloat16"
+        )
 
 
 def check_pose(

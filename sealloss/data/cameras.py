@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DataNotFoundError, PoseShapeError
+from ..errors import DataFormatError, DataNotFoundError, PoseShapeError
 
 __all__ = [
     "Camera",
@@ -141,20 +141,67 @@ def load_h36m_cameras(path: str | os.PathLike) -> tuple[dict[str, dict[str, Came
     """Read ``h36m_cameras.json``: ``({subject: {camera_id: Camera}}, camera_order)``.
 
     ``R`` in that file is already world->camera (the transpose of ``cameras.h5``'s matrix).
+
+    Raises:
+        DataNotFoundError: no such file.
+        DataFormatError: not JSON, or not this layout (a missing key, a camera entry with
+            missing, non-numeric or non-finite fields, a non-positive resolution), naming the
+            file and the entry.
     """
+    where = f"camera file {str(path)!r}"
     try:
-        with open(path) as fh:
+        with open(path, encoding="utf-8") as fh:
             raw = json.load(fh)
     except FileNotFoundError:
-        raise DataNotFoundError(f"camera file {str(path)!r} not found") from None
+        raise DataNotFoundError(f"{where} not found") from None
+    except (UnicodeDecodeError, ValueError) as e:
+        raise DataFormatError(f"{where} is not valid JSON ({e}): damaged or another file?") \
+            from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("cameras"), dict) \
+            or not isinstance(raw.get("camera_order"), list):
+        raise DataFormatError(
+            f"{where} does not have the h36m_cameras.json layout: expected an object with "
+            f"'camera_order' (a list) and 'cameras' (subject -> camera id -> fields); it has "
+            f"{sorted(raw) if isinstance(raw, dict) else type(raw).__name__}"
+        )
     order = [str(c) for c in raw["camera_order"]]
     out: dict[str, dict[str, Camera]] = {}
     for subject, cams in raw["cameras"].items():
-        out[subject] = {
-            cid: Camera(
-                R=v["R"], T=v["T"], f=v["f"], c=v["c"], k=v["k"], p=v["p"],
-                res_w=int(v["res_w"]), res_h=int(v["res_h"]), name=cid,
-            )
-            for cid, v in cams.items()
-        }
+        if not isinstance(cams, dict):
+            raise DataFormatError(f"{where}: cameras[{subject!r}] must be an object of cameras")
+        out[subject] = {cid: _camera_entry(v, f"{where}: cameras[{subject!r}][{cid!r}]", cid)
+                        for cid, v in cams.items()}
     return out, order
+
+
+_CAMERA_FIELDS = ("R", "T", "f", "c", "k", "p", "res_w", "res_h")
+
+
+def _camera_entry(v: object, where: str, cid: str) -> Camera:
+    """One camera of a calibration file, every field checked (DataFormatError naming it)."""
+    if not isinstance(v, dict):
+        raise DataFormatError(f"{where} must be an object with fields {list(_CAMERA_FIELDS)}")
+    missing = [k for k in _CAMERA_FIELDS if k not in v]
+    if missing:
+        raise DataFormatError(f"{where} lacks the fields {missing}")
+    arrays = {}
+    for k in ("R", "T", "f", "c", "k", "p"):
+        try:
+            a = np.asarray(v[k], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataFormatError(f"{where}: field {k!r} is not numeric ({v[k]!r})") from None
+        if not np.isfinite(a).all():
+            raise DataFormatError(f"{where}: field {k!r} holds NaN/Inf")
+        arrays[k] = a
+    res = []
+    for k in ("res_w", "res_h"):
+        r = v[k]
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not r > 0 \
+                or not float(r).is_integer():
+            raise DataFormatError(f"{where}: field {k!r} must be a positive whole number of "
+                                  f"pixels, got {r!r}")
+        res.append(int(r))
+    try:
+        return Camera(**arrays, res_w=res[0], res_h=res[1], name=cid)
+    except PoseShapeError as e:
+        raise DataFormatError(f"{where}: {e}") from None

@@ -15,11 +15,12 @@ with funding from NSF EIA-0196217.
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataNotFoundError, PoseShapeError
+from ..errors import DataFormatError, DataNotFoundError, PoseShapeError
 from .cameras import Camera, project_camera_points, world_to_camera
 from .h36m import to_screen
 
@@ -42,6 +43,11 @@ def load_embedded(
     ``root_cam``, ``subject`` (``"cmu02"``...), ``action`` (motion label), ``camera``,
     ``seq_id`` (clip index), ``frame`` (index in the 120 Hz clip), ``res_w``, ``res_h`` and
     ``clip`` (clip id such as ``"02_01"``). Rows are ordered by clip, camera, frame.
+
+    Raises:
+        DataNotFoundError: no such file.
+        DataFormatError: a damaged archive, pickled (object) arrays, or a file of another layout
+            (missing entries or entries of the wrong shape), naming the file and the entries.
     """
     if split not in ("train", "test", None):
         raise PoseShapeError(f"split must be 'train', 'test' or None, got {split!r}")
@@ -51,8 +57,7 @@ def load_embedded(
             f"embedded data file {str(path)!r} is missing; rebuild it with "
             "bench/build_embedded_cmu.py"
         )
-    with np.load(path) as z:
-        d = {k: z[k] for k in z.files}
+    d = _read_layout(path)
     names = d["clip_names"].astype(str)
     test = set(d["test_clips"].astype(str).tolist())
     res_w, res_h = (int(v) for v in d["res"])
@@ -84,3 +89,35 @@ def load_embedded(
             for key, val in new.items():
                 parts.setdefault(key, []).append(val)
     return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+#: entries of the embedded file, with their number of dimensions
+_LAYOUT = {"clip_names": 1, "test_clips": 1, "res": 1, "frame_clip": 1, "world": 3, "cam_R": 4,
+           "cam_T": 3, "cam_f": 3, "cam_c": 3, "clip_subject": 1, "clip_motion": 1,
+           "frame_index_120hz": 1}
+
+
+def _read_layout(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an embedded-layout file (never unpickled), checked against
+    :data:`_LAYOUT` (DataFormatError naming what is wrong)."""
+    where = f"embedded data file {str(path)!r}"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise DataFormatError(f"{where} is damaged or not an .npz archive ({e})") from None
+    except ValueError as e:  # object arrays: refused, never unpickled
+        raise DataFormatError(f"{where} cannot be read without unpickling ({e})") from None
+    missing = sorted(k for k in _LAYOUT if k not in d)
+    if missing:
+        raise DataFormatError(
+            f"{where} is not an embedded CMU file: it lacks the entries {missing} (it holds "
+            f"{sorted(d) or 'nothing'}); pass a file written by bench/build_embedded_cmu.py"
+        )
+    bad = sorted(k for k, nd in _LAYOUT.items() if d[k].ndim != nd)
+    if bad or d["res"].shape != (2,) or d["world"].shape[-2:] != (17, 3):
+        raise DataFormatError(
+            f"{where}: entries of the wrong shape "
+            f"({', '.join(f'{k} {d[k].shape}' for k in bad) or 'res/world'})"
+        )
+    return d

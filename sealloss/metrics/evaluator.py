@@ -29,13 +29,15 @@ whose both end joints are in the subset; other joints may hold NaN.
 from __future__ import annotations
 
 import logging
+import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from ..checks import check_finite, warn_if_millimetres
-from ..errors import PoseShapeError
+from ..errors import PoseShapeError, UnitsWarning
 from ..skeleton import Skeleton, get_skeleton
 from . import functional as F
 from .eval_result import EvalResult
@@ -277,6 +279,8 @@ class PoseEvaluator:
             warn_if_millimetres(
                 g / 1000.0, "gt", hint="pass units='mm' or units='cm' to the evaluator"
             )
+        if self.root_align and self._count == 0:
+            _warn_if_units_differ(p, g, self.units)
         vals, jerr = self._per_sample(p, g)
         self._sum += vals.sum(0)
         self._joint_sum += jerr.sum(0)
@@ -297,7 +301,10 @@ class PoseEvaluator:
     def compute(self) -> dict[str, float]:
         """Summary over every sample seen: metric name -> value (mm or %)."""
         if self._count == 0:
-            raise ValueError("PoseEvaluator.compute() called before any update")
+            raise ValueError(
+                "PoseEvaluator.compute(): no poses to summarise: update() was not called, or "
+                "only with empty batches (the input holds no poses)"
+            )
         return self._as_dict(self._sum, self._count)
 
     def result(self) -> EvalResult:
@@ -316,6 +323,33 @@ class PoseEvaluator:
             count=self._count,
             per_action_count={a: self._action_count[a] for a in acts},
         )
+
+
+#: a prediction whose size differs from the ground truth's by more than this factor is read as
+#: given in other units (a factor of 10, 100 or 1000), not as a bad prediction
+_UNITS_RATIO = 5.0
+
+
+def _warn_if_units_differ(pred_mm: torch.Tensor, gt_mm: torch.Tensor, units: str) -> bool:
+    """Warn (:class:`~sealloss.errors.UnitsWarning`) when root-relative predictions and ground
+    truth (both in mm after the evaluator's conversion) differ in size by more than
+    :data:`_UNITS_RATIO`: typically predictions in metres against ground truth in millimetres,
+    which would report the ground truth's own size as the error. Returns True when it warned."""
+    p = pred_mm.norm(dim=-1).median().item()
+    g = gt_mm.norm(dim=-1).median().item()
+    if not (p > 0 and g > 0) or 1 / _UNITS_RATIO <= p / g <= _UNITS_RATIO:
+        return False
+    factor = p / g
+    near = min((10.0, 100.0, 1000.0, 0.1, 0.01, 0.001), key=lambda f: abs(math.log(factor / f)))
+    warnings.warn(
+        f"pred and gt differ in size by a factor of {factor:.3g} (median joint distance from "
+        f"the root: pred {p:.3g} mm, gt {g:.3g} mm, read as units={units!r}): they look like "
+        f"different units (about x{near:g}), e.g. predictions in metres against ground truth in "
+        "millimetres; convert them to the same units, or the errors are the poses' own size",
+        UnitsWarning,
+        stacklevel=3,
+    )
+    return True
 
 
 def evaluate(
@@ -348,6 +382,11 @@ def evaluate(
         raise PoseShapeError(f"poses must have shape (..., J, 3), got {tuple(p.shape)}")
     lead = tuple(p.shape[:-2])
     n = int(np.prod(lead)) if lead else 1
+    if n == 0:
+        raise PoseShapeError(
+            f"evaluate: no poses to evaluate: pred and gt have shape {tuple(p.shape)} (the input "
+            "is empty)"
+        )
     acts = ev._expand_actions(actions, lead, n)
     p = p.reshape(n, *p.shape[-2:])
     g = g.reshape(n, *g.shape[-2:])
