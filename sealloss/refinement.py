@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .checks import check_pair
+from .checks import check_descent_inputs, check_pair
 from .defaults import refine_defaults
 from .kinematics import bone_lengths, bone_vectors, forward_kinematics
 from .nn.base import LossNet
@@ -137,6 +137,7 @@ def refine(
         lossnet = load_lossnet(rec["weights"] if lossnet is None else lossnet)
     sk = lossnet.skeleton
     check_pair(x2d, y_hat, sk.num_joints)
+    check_descent_inputs(lossnet, y_hat, "refine")  # blame the dtype or the net, not the poses
     if x2d.dim() != 3:
         raise ValueError(f"refine: expected (N, J, 2) and (N, J, 3), got {tuple(x2d.shape)}")
     bad = [s for s in snapshots if not (0 <= int(s) <= steps)]
