@@ -1,18 +1,15 @@
 """Reliability, third pass (issue 23): each example of the issue, one class per section.
 
-Rows in docs/RELIABILITY.md ("Third pass" table) point here. Every test below was run against
-the code before the fix (commit 692a99a, the shipped weights as they were) and failed there,
-except these, which already passed before (kept as guards of the policy):
-
-- ``test_cli_refuses_an_output_that_is_a_hard_link_of_the_input[score]`` and
-  ``...[evaluate]``... no: see the list at the end of this docstring.
-
-Passed before the fix: ``test_a_known_v1_release_still_loads`` (the shipped v1 file loaded),
-``test_score_writes_exactly_the_name_given_and_prints_it[.csv]`` (a .csv was written under its
-name). ``test_a_huge_config_is_refused_before_any_allocation`` was not run against the old code
-(it would have allocated tens of GB on a shared machine); it fails there by construction: the
-old ``load_lossnet`` built the real net before comparing any shape, which the test's stand-in
-for ``build_lossnet`` refuses.
+Rows in docs/RELIABILITY.md ("Third pass" table) point here. The file was run against the code
+before the fix (commit 692a99a, with the shipped weights as they were there): 62 of its tests
+failed, each for the reason it guards. Four passed there and stay as guards of the policy:
+``test_score_writes_exactly_the_name_given_and_prints_it[.npz]`` and ``[.csv]`` (a name with
+the right suffix was written as given), ``test_a_known_v1_release_still_loads`` (the v1 release
+loaded) and ``test_equal_batches_keep_their_numbers`` (equal batch sizes: nothing to change).
+``test_a_huge_config_is_refused_before_any_allocation`` was not run against the old code (it
+would have allocated tens of GB on a shared machine); it fails there by construction: the old
+``load_lossnet`` built the real net before comparing any shape, which the test's stand-in for
+``build_lossnet`` refuses.
 """
 
 from __future__ import annotations
