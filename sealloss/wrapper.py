@@ -260,7 +260,11 @@ class AlternatingWrapper:
                 adapter's upstream layouts).
 
         Raises:
-            PoseShapeError: wrong shapes or joint count, 2D/3D swapped, targets in millimetres.
+            PoseShapeError: wrong shapes or joint count, 2D/3D swapped, targets in millimetres,
+                2D beyond the screen frame; numpy arrays, integer, bool or complex poses; a
+                ``loss_sup`` that is not a 0-dim tensor (nothing is changed).
+            TypeError: a ``lam`` or ``target_force_ratio`` schedule returned a non-number
+                (nothing is changed; a schedule that raises changes nothing either).
             NonFiniteError: NaN/Inf in ``x2d`` or ``y_gt`` (a data error). A non-finite
                 prediction ``y_hat`` is not an error: the step's energy term and loss-net update
                 are skipped with a ``RuntimeWarning`` and counted in ``skipped_energy_steps``.
