@@ -43,6 +43,12 @@ change of clip refinement against ``median bones + moving average`` (the issue's
         bench/cache/sh/plain_seed2.pt --settings bench/results/clips/val_sh.json --humaneva \\
         --out bench/results/clips/test_sh
 
+Cost (measured on 2 busy CPU cores, 1 thread): clip refinement about 10-19 s per 1,000 poses
+at 60 steps, per-frame refinement about 5 s at 30 steps; the S8 grid (8 clip settings, 4
+per-frame, over a quarter of S8's clips, 3 lifters) is about 1.5 h, the S9/S11 run (all clips at
+10 Hz, about 100k poses, 3 lifters) about 2 h. ``--device cuda`` runs both refinements on a GPU.
+``--smoke --max-clips 1`` checks the script in about a minute (numbers meaningless).
+
 Writes ``OUT.json`` (``meta.args.inputs`` records the 2D kind), ``OUT.md`` and ``OUT.png`` (one
 bone's length over a clip for every method and the truth; a few poses before/after).
 """
