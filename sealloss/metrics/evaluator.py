@@ -302,8 +302,8 @@ class PoseEvaluator:
         """Summary over every sample seen: metric name -> value (mm or %)."""
         if self._count == 0:
             raise ValueError(
-                "PoseEvaluator.compute(): no poses to summarise: update() was not called, or "
-                "only with empty batches (the input holds no poses)"
+                "PoseEvaluator.compute(): no poses to summarise: called before any update with "
+                "poses (update() was not called, or only with empty batches)"
             )
         return self._as_dict(self._sum, self._count)
 
