@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import atomic_open, atomic_write
 from ..commands._common import DATA_ROOT_ALONE, CLIError, evenly_spaced, load_pairs
 from ..defaults import RECOMMENDED, recommended
 
@@ -298,8 +299,9 @@ def run_demo(
     for name, p in preds.items():
         stem = "predictions_" + name.lower().replace(" + ", "_")
         f = out / f"{stem}.npz"
-        np.savez(f, x2d=x_te.numpy(), pred=p.numpy(), gt=y_te.numpy(),
-                 **({"actions": np.asarray(actions)} if actions else {}))
+        with atomic_open(f) as fh:  # a killed demo leaves the old file or the new one
+            np.savez(fh, x2d=x_te.numpy(), pred=p.numpy(), gt=y_te.numpy(),
+                     **({"actions": np.asarray(actions)} if actions else {}))
         files[stem] = str(f)
     state = first["SEAL"].seal_state
     if state is not None:
@@ -323,7 +325,7 @@ def run_demo(
             for arm in metrics if arm != "plain"
         }
         summary["verdict"] = result.verdict()
-        (out / "results.json").write_text(json.dumps(summary, indent=2))
+        atomic_write(out / "results.json", json.dumps(summary, indent=2).encode())
 
     picks, gap = _figure_picks(y_te.numpy(), {k: v.numpy() for k, v in preds.items()},
                                cfg.plot_samples, frames, seqs)
