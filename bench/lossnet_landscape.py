@@ -30,8 +30,9 @@ conditioned on the training subjects' detections (``pretrain_h36m.py --inputs sh
 ``h36m_gain.py --validate --inputs sh`` (S1/S5/S6/S7 detections, headline budget, seed 0). For
 each candidate the descent setting with the lowest S8 SH-2D MPJPE is chosen (grid above). The
 **refiner** recommended for detected 2D is the candidate with the lowest S8 SH-2D MPJPE at its
-chosen setting, retrained the same way on S1/S5/S6/S7/S8, if that MPJPE is below the unrefined
-prediction's; otherwise the recommendation stays "do not refine" (``steps = 0``). A refiner is
+chosen setting, if that MPJPE is below the unrefined prediction's (amended before any S9/S11
+scoring, for CPU time: the S8-free weights themselves are shipped, not a copy retrained on
+S1/S5/S6/S7/S8, which would need five more out-of-fold lifters); otherwise the recommendation stays "do not refine" (``steps = 0``). A refiner is
 never required to be a critic; its ranking is reported, not used to choose.
 
     python bench/lossnet_landscape.py --data-root ../shared/data --validate \
