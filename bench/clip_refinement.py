@@ -77,7 +77,7 @@ from sealloss.clip_refinement import (  # noqa: E402
     median_bones_moving_average,
     moving_average,
 )
-from sealloss.experiment import predict  # noqa: E402
+from sealloss.demo.experiment import predict  # noqa: E402
 from sealloss.hub import load_lossnet  # noqa: E402
 from sealloss.metrics import clip_index, evaluate, evaluate_temporal  # noqa: E402
 from sealloss.refinement import refine, sequence_median_bones  # noqa: E402
@@ -335,7 +335,7 @@ def plot(fig_data: dict, path: Path, title: str) -> None:
     except ImportError:
         print("matplotlib not installed: no PNG written")
         return
-    from sealloss.plots import draw_skeleton_3d
+    from sealloss.demo.plots import draw_skeleton_3d
 
     fig = plt.figure(figsize=(15, 4.6))
     ax = fig.add_subplot(1, 5, (1, 2))

@@ -36,7 +36,7 @@ from h36m_gain import load_model, save_model  # noqa: E402
 from h36m_sets import INPUTS, pairs  # noqa: E402
 
 from sealloss.data import load_h36m  # noqa: E402
-from sealloss.experiment import ArmConfig, TrainConfig, predict, train_arm  # noqa: E402
+from sealloss.demo.experiment import ArmConfig, TrainConfig, predict, train_arm  # noqa: E402
 
 
 def _fold(payload: tuple) -> str:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from h36m_gain import load_sets  # noqa: E402
 from seal_variants import VARIANTS, seal_variant, total_steps  # noqa: E402
 
-from sealloss.experiment import ArmConfig, TrainConfig, evaluate_model, train_arm  # noqa: E402
+from sealloss.demo.experiment import ArmConfig, TrainConfig, evaluate_model, train_arm  # noqa: E402
 
 VAL_SET = "S8 val GT-2D"
 METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE")

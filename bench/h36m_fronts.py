@@ -59,7 +59,7 @@ from seal_variants import seal_variant, total_steps  # noqa: E402
 
 from sealloss.data import load_h36m  # noqa: E402
 from sealloss.defaults import recommended  # noqa: E402
-from sealloss.experiment import (  # noqa: E402
+from sealloss.demo.experiment import (  # noqa: E402
     ArmConfig,
     TrainConfig,
     evaluate_model,

@@ -50,7 +50,7 @@ VALIDATION_WEIGHTS = "bench/cache/h36m17-graphormer-S1S5S6S7.safetensors"
 from h36m_sets import INPUTS, scoring_sets, training_pairs  # noqa: E402
 
 from sealloss.data import load_h36m  # noqa: E402
-from sealloss.experiment import (  # noqa: E402
+from sealloss.demo.experiment import (  # noqa: E402
     ArmConfig,
     TrainConfig,
     evaluate_model,
@@ -196,7 +196,7 @@ def convergence(results: dict, seeds: list[int], arm: str = "plain", last: int =
 def step_cost(arms: list[ArmConfig], x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig,
               steps: int) -> dict:
     """Step-time ratio of each arm to plain from one interleaved measurement
-    (:func:`sealloss.experiment.interleaved_step_times`): ratio of the medians and the
+    (:func:`sealloss.demo.experiment.interleaved_step_times`): ratio of the medians and the
     quartiles of the per-round ratios."""
     times = interleaved_step_times(arms, x, y, cfg, seed=0, steps=steps)
     out = {}

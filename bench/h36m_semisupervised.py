@@ -59,14 +59,14 @@ import numpy as np
 import torch
 
 from sealloss import AlternatingWrapper
-from sealloss.baselines import SimpleBaseline
 from sealloss.data import (
     TEST_SUBJECTS,
     h36m_detected_pairs,
     h36m_pairs,
     load_h36m,
 )
-from sealloss.experiment import epoch_order, predict
+from sealloss.demo.baselines import SimpleBaseline
+from sealloss.demo.experiment import epoch_order, predict
 from sealloss.hub import load_lossnet
 from sealloss.metrics import evaluate
 from sealloss.refinement import refine, sequence_median_bones, symmetrise_bones

@@ -28,7 +28,7 @@ from sealloss.data import (
     humaneva_as_h36m17,
     humaneva_pairs,
 )
-from sealloss.experiment import EvalSet
+from sealloss.demo.experiment import EvalSet
 
 INPUTS = ("gt", "sh")
 VALIDATION_TRAIN = ("S1", "S5", "S6", "S7")

@@ -32,7 +32,8 @@ each candidate the descent setting with the lowest S8 SH-2D MPJPE is chosen (gri
 **refiner** recommended for detected 2D is the candidate with the lowest S8 SH-2D MPJPE at its
 chosen setting, if that MPJPE is below the unrefined prediction's (amended before any S9/S11
 scoring, for CPU time: the S8-free weights themselves are shipped, not a copy retrained on
-S1/S5/S6/S7/S8, which would need five more out-of-fold lifters); otherwise the recommendation stays "do not refine" (``steps = 0``). A refiner is
+S1/S5/S6/S7/S8, which would need five more out-of-fold lifters); otherwise the recommendation
+stays "do not refine" (``steps = 0``). A refiner is
 never required to be a critic; its ranking is reported, not used to choose.
 
     python bench/lossnet_landscape.py --data-root ../shared/data --validate \
@@ -61,8 +62,8 @@ from h36m_gain import load_model  # noqa: E402
 from h36m_sets import INPUTS, scored_pairs, training_pairs  # noqa: E402
 
 from sealloss.data import load_h36m  # noqa: E402
+from sealloss.demo.experiment import ArmConfig, TrainConfig, predict, train_arm  # noqa: E402
 from sealloss.diagnostics import alignment  # noqa: E402
-from sealloss.experiment import ArmConfig, TrainConfig, predict, train_arm  # noqa: E402
 from sealloss.hub import load_lossnet  # noqa: E402
 from sealloss.metrics import evaluate  # noqa: E402
 from sealloss.pretrain import format_ranking_table, ranking_report  # noqa: E402

@@ -106,8 +106,8 @@ def _variants(graphormer: GraphormerLossNet, mlp: MLPLossNet, x: torch.Tensor, y
 def wrapper_overhead(batch: int, repeats: int, seed: int = 0) -> dict:
     """Plain SimpleBaseline step vs plain + AlternatingWrapper (static, "h36m17", score fraction
     0.25) at ``batch`` poses, interleaved; times in ms, ratio = wrapper / plain."""
-    from sealloss.baselines import SimpleBaseline
-    from sealloss.experiment import interleaved_times, ratio_summary
+    from sealloss.demo.baselines import SimpleBaseline
+    from sealloss.demo.experiment import interleaved_times, ratio_summary
     from sealloss.wrapper import AlternatingWrapper
 
     gen = torch.Generator().manual_seed(seed)

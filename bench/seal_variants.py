@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import torch
 
-from sealloss.experiment import TrainConfig, steps_per_epoch
+from sealloss.demo.experiment import TrainConfig, steps_per_epoch
 from sealloss.negatives import (
     BoneDirectionNoise,
     BoneLengthNoise,

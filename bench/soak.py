@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from sealloss.baselines import SimpleBaseline
 from sealloss.data.embedded import load_embedded
-from sealloss.experiment import epoch_order
+from sealloss.demo.baselines import SimpleBaseline
+from sealloss.demo.experiment import epoch_order
 from sealloss.nn import GraphormerLossNet, LossNet, MLPLossNet
 from sealloss.wrapper import AlternatingWrapper
 

@@ -1,4 +1,4 @@
-"""Train our SimpleBaseline (sealloss.baselines.SimpleBaseline, Martinez et al. 2017) on real
+"""Train our SimpleBaseline (sealloss.demo.baselines.SimpleBaseline, Martinez et al. 2017) on real
 Human3.6M, with and without SEAL, and print the comparison on S9/S11 (GT-projected 2D).
 
     python examples/h36m_simplebaseline.py --data-root ../shared/data --epochs 5
@@ -16,9 +16,9 @@ import torch
 from tqdm import tqdm
 
 from sealloss import AlternatingWrapper, evaluate
-from sealloss.baselines import SimpleBaseline
 from sealloss.data import TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_pairs, load_h36m
-from sealloss.experiment import epoch_order, predict
+from sealloss.demo.baselines import SimpleBaseline
+from sealloss.demo.experiment import epoch_order, predict
 
 
 def train(x, y, use_seal: bool, args) -> torch.nn.Module:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from sealloss.data import load_embedded
-from sealloss.experiment import ArmConfig, TrainConfig, predict, train_arm
+from sealloss.demo.experiment import ArmConfig, TrainConfig, predict, train_arm
 from sealloss.hub import load_lossnet
 from sealloss.pretrain import PretrainConfig, pretrain_lossnet
 from sealloss.scoring import energy_threshold, pose_energies, score_poses
@@ -82,7 +82,7 @@ def main() -> None:
           f"{err_mm.mean():.1f} mm")
 
     if args.plot:
-        from sealloss.plots import plot_blame
+        from sealloss.demo.plots import plot_blame
 
         top = scores.ranking()[:3]
         path = plot_blame(args.plot, pred[top], scores.blame[top].clamp_min(0), net.skeleton,

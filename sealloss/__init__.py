@@ -58,9 +58,9 @@ _EXPORTS: dict[str, str] = {
 
 #: sub-modules loaded on first attribute access (``sealloss.adapters.get(...)`` works after a
 #: plain ``import sealloss``)
-_LAZY_SUBMODULES = ("adapters", "plots", "scoring", "data", "integrations", "experiment",
-                    "pretrain", "baselines", "cli", "demo", "hub", "nn", "metrics", "wrapper",
-                    "refinement", "objectives", "clip_refinement")
+_LAZY_SUBMODULES = ("adapters", "scoring", "data", "integrations", "pretrain", "cli", "demo",
+                    "hub", "nn", "metrics", "wrapper", "refinement", "objectives",
+                    "clip_refinement")
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from __getattr__
     from .canonical import canonical_2d, canonical_3d, pixels_to_screen, screen_to_pixels

@@ -14,8 +14,8 @@ from h36m_ablation import merge, summarise  # noqa: E402
 from seal_variants import VARIANTS, seal_variant  # noqa: E402
 
 from sealloss import AlternatingWrapper  # noqa: E402
-from sealloss.baselines import SimpleBaseline  # noqa: E402
-from sealloss.experiment import TrainConfig  # noqa: E402
+from sealloss.demo.baselines import SimpleBaseline  # noqa: E402
+from sealloss.demo.experiment import TrainConfig  # noqa: E402
 
 
 @pytest.mark.parametrize("name", VARIANTS)

@@ -69,10 +69,10 @@ class _Stop(Exception):
 def test_demo_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """The demo's SEAL arm, as the command line builds it by default, gets RECOMMENDED."""
     import sealloss.cli
-    import sealloss.experiment
-    from sealloss.baselines import SimpleBaseline
+    import sealloss.demo.experiment
     from sealloss.cli import DemoConfig, build_parser
-    from sealloss.experiment import TrainResult
+    from sealloss.demo.baselines import SimpleBaseline
+    from sealloss.demo.experiment import TrainResult
 
     assert DemoConfig().seal_mode == RECOMMENDED["mode"]
     assert build_parser().parse_args(["demo"]).seal_mode == RECOMMENDED["mode"]
@@ -85,7 +85,7 @@ def test_demo_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
         return TrainResult(model=SimpleBaseline("h36m17", 8, 1, 0.0), step_time_s=0.0,
                            history=[], seal_state=None)
 
-    monkeypatch.setattr(sealloss.experiment, "train_arm", fake_train_arm)
+    monkeypatch.setattr(sealloss.demo.experiment, "train_arm", fake_train_arm)
     with pytest.raises(_Stop):
         sealloss.cli.run_demo(DemoConfig(out=str(tmp_path), quick=True))
     assert seen[-1].seal and seen[-1].seal_kwargs == dict(RECOMMENDED)

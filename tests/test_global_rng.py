@@ -42,7 +42,7 @@ def test_pretraining_is_still_seeded_by_its_config():
 
 
 def test_refinement_and_the_demo_trainer_leave_the_global_generator_alone():
-    from sealloss.experiment import ArmConfig, TrainConfig, train_arm
+    from sealloss.demo.experiment import ArmConfig, TrainConfig, train_arm
     from sealloss.nn import MLPLossNet
     from sealloss.refinement import refine
 

@@ -127,10 +127,3 @@ def test_training_curves_keep_both_arms_visible(tmp_path: Path) -> None:
     # loss, force ratio (the energy gap is all NaN: dropped) and the SEAL - plain difference
     assert img.shape[1] > 2.5 * img.shape[0]
 
-
-def test_old_import_path() -> None:
-    """``sealloss.plots`` still serves the figures (they live in :mod:`sealloss.demo.plots`)."""
-    import sealloss.demo.plots as new
-    import sealloss.plots as old
-
-    assert all(getattr(old, n) is getattr(new, n) for n in new.__all__)

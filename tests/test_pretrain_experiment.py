@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from sealloss.experiment import (
+from sealloss.demo.experiment import (
     ArmConfig,
     EvalSet,
     TrainConfig,
@@ -95,7 +95,7 @@ def test_epoch_hook_scores_each_epoch_without_changing_training():
 
 
 def test_interleaved_step_times_times_every_arm_and_leaves_global_rng():
-    from sealloss.experiment import interleaved_step_times
+    from sealloss.demo.experiment import interleaved_step_times
 
     x, y = _poses(96)
     cfg = TrainConfig(epochs=1, batch_size=32, width=32, blocks=1)
@@ -110,7 +110,7 @@ def test_interleaved_step_times_times_every_arm_and_leaves_global_rng():
 
 
 def test_interleaved_times_rotates_the_order_and_skips_warmup_rounds():
-    from sealloss.experiment import interleaved_times
+    from sealloss.demo.experiment import interleaved_times
 
     calls: list[tuple[str, int]] = []
     prepared: list[int] = []
@@ -124,7 +124,7 @@ def test_interleaved_times_rotates_the_order_and_skips_warmup_rounds():
 
 
 def test_ratio_summary_pairs_rounds_and_refuses_unpaired_timings():
-    from sealloss.experiment import ratio_summary
+    from sealloss.demo.experiment import ratio_summary
 
     r = ratio_summary([2.0, 3.0, 8.0], [1.0, 1.0, 2.0])  # per-round ratios 2, 3, 4
     assert r["ratio_min"] == 2.0 and r["ratio_median"] == 3.0 and r["ratio_max"] == 4.0

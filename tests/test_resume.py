@@ -13,11 +13,11 @@ import pytest
 import torch
 
 import sealloss.checkpoint as ckpt_mod
-from sealloss.baselines import SimpleBaseline
 from sealloss.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from sealloss.data.embedded import load_embedded
+from sealloss.demo.baselines import SimpleBaseline
+from sealloss.demo.experiment import epoch_order
 from sealloss.errors import WeightsFileError
-from sealloss.experiment import epoch_order
 from sealloss.nn import GraphormerLossNet
 from sealloss.wrapper import AlternatingWrapper
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sealloss import AlternatingWrapper, GraphormerLossNet, PoseShapeError
-from sealloss.baselines import SimpleBaseline
+from sealloss.demo.baselines import SimpleBaseline
 
 
 def _data(b=16, seed=0):

@@ -4,9 +4,9 @@
   data order and schedule (``bench/``, ``examples/``, ``sealloss demo``);
 * :mod:`sealloss.demo.baselines`: the SimpleBaseline lifter those arms train;
 * :mod:`sealloss.demo.plots`: figures (matplotlib, optional);
-* :mod:`sealloss.demo.runner`: what ``sealloss demo`` runs (:func:`~sealloss.demo.runner.run_demo`).
+* :mod:`sealloss.demo.runner`: what ``sealloss demo`` runs
+  (:func:`~sealloss.demo.runner.run_demo`).
 
-The sub-modules are imported on use (this package imports nothing), so ``import sealloss.plots``
-does not load the training harness. The old paths :mod:`sealloss.experiment`,
-:mod:`sealloss.baselines` and :mod:`sealloss.plots` still work.
+The sub-modules are imported on use (this package imports nothing), so
+``import sealloss.demo.plots`` does not load the training harness.
 """

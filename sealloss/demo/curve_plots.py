@@ -48,7 +48,7 @@ def plot_training_curves(
     evals: Mapping[str, Sequence[Mapping[str, float]]] | None = None,
 ) -> Path:
     """One panel per history key, one line per arm (records as from
-    :func:`sealloss.experiment.train_arm`: dicts with ``step`` and the keys).
+    :func:`sealloss.demo.experiment.train_arm`: dicts with ``step`` and the keys).
 
     The first arm (plain) is drawn thick, grey and underneath; the others thinner and dashed on
     top, so a curve that coincides with another stays visible; a last panel shows the second

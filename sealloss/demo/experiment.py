@@ -2,7 +2,7 @@
 same seeds, data order, schedule and budget (METHOD.md s.7), then scored on several test sets.
 
 Used by ``bench/h36m_gain.py``, ``sealloss demo`` and ``examples/h36m_simplebaseline.py``
-(also importable as :mod:`sealloss.experiment`).
+(also importable as :mod:`sealloss.demo.experiment`).
 
 Randomness is local: :func:`train_arm` seeds its model's initialisation and dropout inside
 :func:`seeded_rng` (a fork of torch's RNG, restored on exit), the data order comes from its own
