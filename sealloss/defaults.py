@@ -22,6 +22,7 @@ __all__ = [
     "recommended",
     "SHIPPED_WEIGHTS_CARD",
     "DSM_WEIGHTS_CARD",
+    "SH_REFINER_CARD",
     "WEIGHTS_CARDS",
     "INPUT_KINDS",
     "REFINE",
@@ -60,6 +61,11 @@ SHIPPED_WEIGHTS_CARD: MappingProxyType[str, str] = MappingProxyType({
         "600 steps, seed 0, 22 min on 2 CPU threads"
     ),
     "command": "python bench/pretrain_h36m.py --data-root <folder> --steps 600",
+    "inputs": "GT-projected 2D (screen frame); 3D root-relative metres",
+    "use": (
+        "the training loss (AlternatingWrapper's default) and a critic (sealloss score): it "
+        "ranks the truth above broken poses; not a refiner (descent on it raises MPJPE)"
+    ),
     "terms": (
         "derived from Human3.6M, whose licence allows non-commercial academic research only: "
         "use these weights for research only, and only if you may use Human3.6M yourself; for "
@@ -90,9 +96,45 @@ DSM_WEIGHTS_CARD: MappingProxyType[str, str] = MappingProxyType({
         "--hard-fraction 0 --batch-size 128 --steps 12000 --stop-after 8259 --kind mlp "
         "--mlp-width 512 --mlp-blocks 2 --threads 1"
     ),
+    "inputs": "GT-projected 2D (screen frame); 3D root-relative metres",
     "use": (
-        "test-time refinement (sealloss refine) and landscape checks; not measured as a "
-        "training loss: the recommended training setting uses h36m17"
+        "test-time refinement of predictions made from GT 2D (sealloss refine --inputs gt) and "
+        "landscape checks; on detected 2D it makes predictions worse (use h36m17-sh-refiner); "
+        "not a training-loss recommendation: the recommended training setting uses h36m17"
+    ),
+    "terms": SHIPPED_WEIGHTS_CARD["terms"],
+})
+
+#: The card of the detected-2D refiner (``"h36m17-sh-refiner"``, file
+#: ``sealloss/weights/h36m17-sh-refiner.safetensors``); numbers from ``bench/results/sh/`` in the
+#: source repository.
+SH_REFINER_CARD: MappingProxyType[str, str] = MappingProxyType({
+    "trained_on": (
+        "Human3.6M S1, S5, S6, S7 (not S8: these are the S8-free weights the detected-2D choice "
+        "was made with), all 4 cameras, every 2nd 10 Hz frame: (Stacked-Hourglass 2D "
+        "detections, camera-frame 3D) pairs, plus out-of-fold predictions of those pairs by "
+        "plain SimpleBaselines trained on the other three subjects' detections (10 epochs over "
+        "every 2nd frame; out-of-fold MPJPE 82.6-98.7 mm); no S8, S9/S11, HumanEva or GT 2D"
+    ),
+    "objective": (
+        "conditional denoising score matching (noise 5-150 mm) plus gradient matching at the "
+        "out-of-fold predictions (dE/dy there points from the truth to the prediction, scaled by "
+        "its size), energy regulariser 1e-3; MLP loss-net width 512, 2 blocks; Adam 1e-3 on a "
+        "12,000-step decay, stopped after 6,000 steps, batch 128, seed 0"
+    ),
+    "command": (
+        "python bench/crossfit_h36m.py --data-root <folder> --inputs sh --subjects S1 S5 S6 S7 "
+        "--every 2 --out bench/cache/crossfit_sh_val && python bench/pretrain_h36m.py "
+        "--data-root <folder> --validate --inputs sh --objective dsm --grad-weight 1.0 "
+        "--crossfit bench/cache/crossfit_sh_val --negatives 0 --hard-fraction 0 --batch-size 128 "
+        "--steps 12000 --stop-after 6000 --kind mlp --mlp-width 512 --mlp-blocks 2 --threads 1"
+    ),
+    "inputs": "detected 2D (Stacked-Hourglass detections, screen frame); 3D root-relative metres",
+    "use": (
+        "test-time refinement of predictions made from detected 2D (sealloss refine --inputs "
+        "detected): a refiner, not a critic; it prefers real predictions to the truth (S8: the "
+        "truth has the lower energy than the plain prediction in only 1.8 % of poses), so do "
+        "not use it to score or as a training loss"
     ),
     "terms": SHIPPED_WEIGHTS_CARD["terms"],
 })
@@ -102,6 +144,7 @@ WEIGHTS_CARDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyT
     "h36m17": SHIPPED_WEIGHTS_CARD,
     "h36m17-graphormer": SHIPPED_WEIGHTS_CARD,
     "h36m17-dsm": DSM_WEIGHTS_CARD,
+    "h36m17-sh-refiner": SH_REFINER_CARD,
 })
 
 #: The 2D input kinds refinement knows: ``"gt"`` (GT-projected 2D, the pose's own projection) and
@@ -114,9 +157,10 @@ INPUT_KINDS: tuple[str, ...] = ("gt", "detected")
 #: that no refiner we measured improved that input kind on S8: refinement then returns the input.
 REFINE: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType({
     "gt": MappingProxyType({"weights": "h36m17-dsm", "steps": 30, "lr": 1e-3, "pull": 100.0}),
-    # the GT-2D refiner made detection-trained predictions 6.5 % worse on S9/S11 (measured); until
-    # a detection-conditioned refiner is chosen on S8 the recommended setting is not to move them
-    "detected": MappingProxyType({"weights": "h36m17-dsm", "steps": 0, "lr": 1e-3, "pull": 100.0}),
+    # chosen on S8 detections by the rule of bench/lossnet_landscape.py (the GT-2D refiner made
+    # detection-trained predictions 6.5 % worse on S9/S11): bench/results/sh/landscape_val_*.md
+    "detected": MappingProxyType({"weights": "h36m17-sh-refiner", "steps": 30, "lr": 5e-4,
+                                  "pull": 100.0}),
 })
 
 
