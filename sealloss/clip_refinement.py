@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .defaults import CLIP
 from .kinematics import bone_lengths, bone_vectors, forward_kinematics
 from .metrics.temporal import ClipIndex, clip_index
 from .nn.base import LossNet
@@ -72,8 +73,8 @@ _TINY = 1e-12
 @dataclass(frozen=True)
 class ClipSettings:
     """The clip terms of clip refinement (the energy's ``steps``, ``lr`` and ``pull`` are
-    :func:`sealloss.refine`'s). Defaults are not chosen on S8 yet (``bench/clip_refinement.py``
-    chooses them).
+    :func:`sealloss.refine`'s). Defaults: :data:`sealloss.defaults.CLIP`, chosen on S8
+    detections by ``bench/clip_refinement.py``.
 
     Attributes:
         w2d: weight of the 2D consistency fraction ``r_2d`` per frame (module docstring).
@@ -85,8 +86,8 @@ class ClipSettings:
             ``None``: the bone vectors' ``lr``.
     """
 
-    w2d: float = 1000.0
-    smooth: float = 0.0
+    w2d: float = CLIP["w2d"]
+    smooth: float = CLIP["smooth"]
     fps: float = 50.0
     symmetric: bool = True
     length_lr: float | None = None

@@ -26,6 +26,7 @@ __all__ = [
     "WEIGHTS_CARDS",
     "INPUT_KINDS",
     "REFINE",
+    "CLIP",
     "refine_defaults",
 ]
 
@@ -162,6 +163,13 @@ REFINE: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType({
     "detected": MappingProxyType({"weights": "h36m17-sh-refiner", "steps": 30, "lr": 5e-4,
                                   "pull": 100.0}),
 })
+
+
+#: The clip terms of clip refinement (:class:`sealloss.clip_refinement.ClipSettings`, ``sealloss
+#: refine --clip-key``), chosen on S8 detections (every 8th clip, the detected refiner's energy
+#: and descent setting; ``bench/results/clips/val_sh_round2.md``): 2D-consistency weight and
+#: smoothness (per m^2/s; it needs frame indices: without them the CLI turns it off and says so).
+CLIP: MappingProxyType[str, float] = MappingProxyType({"w2d": 1000.0, "smooth": 3000.0})
 
 
 def refine_defaults(inputs: str = "gt") -> MappingProxyType[str, Any]:

@@ -86,8 +86,8 @@ def test_root_fixed_lengths_shared_and_energy_down():
     # symmetric lengths: each pair has one length
     for left, right in SK.symmetric_bone_pairs:
         torch.testing.assert_close(r.lengths[:, left], r.lengths[:, right])
-    free = refine_clips(net, x, y, clips, frames, settings=ClipSettings(w2d=0.0, symmetric=False),
-                        **KW)
+    free = refine_clips(net, x, y, clips, frames,
+                        settings=ClipSettings(w2d=0.0, smooth=0.0, symmetric=False), **KW)
     left, right = SK.symmetric_bone_pairs[0]
     assert not torch.allclose(free.lengths[:, left], free.lengths[:, right])
 
@@ -101,7 +101,7 @@ def test_lengths_start_at_the_clip_median_and_zero_steps_is_identity():
     r = refine_clips(net, x, y, clips, frames, steps=0, lr=0.01, pull=0.0)
     assert torch.equal(r.poses, y)
     one = refine_clips(net, x, y, clips, frames, steps=1, lr=1e-9, pull=0.0,
-                       settings=ClipSettings(w2d=0.0, length_lr=1e-9), snapshots=(0, 1))
+                       settings=ClipSettings(w2d=0.0, smooth=0.0, length_lr=1e-9), snapshots=(0, 1))
     torch.testing.assert_close(one.poses, sequence_median_bones(y, clips, SK), atol=1e-5,
                                rtol=1e-5)
     assert torch.equal(one.snapshots[0], y) and torch.equal(one.snapshots[1], one.poses)
@@ -173,14 +173,14 @@ def test_two_d_term_is_scale_free_and_is_lowered():
     r1 = weak_perspective_residual(x, y)
     torch.testing.assert_close(weak_perspective_residual(3 * x, 0.5 * y), r1)
     r = refine_clips(_Zero(), x, y, clips, frames, steps=60, lr=0.01, pull=0.0,
-                     settings=ClipSettings(w2d=1.0))
+                     settings=ClipSettings(w2d=1.0, smooth=0.0))
     assert float(weak_perspective_residual(x, r.poses).mean()) < 0.5 * float(r1.mean())
 
 
 def test_refine_dispatches_on_clips():
     x, y, clips, frames, target = _clips()
     net = _Pull(target)
-    st = ClipSettings(w2d=0.0)
+    st = ClipSettings(w2d=0.0, smooth=0.0)
     a = refine(net, x, y, clips=clips, frames=frames, clip=st, **KW)
     b = refine_clips(net, x, y, clips, frames, settings=st, **KW)
     assert isinstance(a, ClipRefineResult)

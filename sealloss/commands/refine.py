@@ -78,8 +78,9 @@ def add_parser(sub, formatter_class) -> argparse.ArgumentParser:
                    "the time between poses is read from them, never from the row order")
     c.add_argument("--fps", type=float, default=None,
                    help="frames per second of --frame-key (default 50: Human3.6M's video)")
-    c.add_argument("--smooth", type=float, default=0.0,
-                   help="weight of the velocity term (per m^2/s; 0: off); needs frames")
+    c.add_argument("--smooth", type=float, default=None,
+                   help="weight of the velocity term (per m^2/s; 0: off; default: "
+                        "sealloss.defaults.CLIP's when the file has frames, else off)")
     c.add_argument("--w2d", type=float, default=None,
                    help="weight of the 2D consistency term (default: ClipSettings')")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -179,6 +180,7 @@ def _clip_options(args: argparse.Namespace, arrays: dict, n: int) -> dict:
     import numpy as np
 
     from ..clip_refinement import ClipSettings
+    from ..defaults import CLIP
     from ..metrics import clips_from_arrays
     from ._common import CLIError
 
@@ -203,7 +205,12 @@ def _clip_options(args: argparse.Namespace, arrays: dict, n: int) -> dict:
     if args.smooth and frames is None:
         raise CLIError("--smooth needs the poses' frame indices: the file has no 'frame' "
                        "array; name one with --frame-key KEY")
-    kw = {"smooth": args.smooth, "fps": 50.0 if args.fps is None else args.fps}
+    smooth = args.smooth
+    if smooth is None:
+        smooth = CLIP["smooth"] if frames is not None else 0.0
+        if frames is None:
+            print("clip refinement: no frame indices (--frame-key), so no smoothness term")
+    kw = {"smooth": smooth, "fps": 50.0 if args.fps is None else args.fps}
     if args.w2d is not None:
         kw["w2d"] = args.w2d
     try:
