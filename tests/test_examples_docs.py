@@ -141,18 +141,23 @@ def _main_seal() -> str:
     return "\n".join(ln[1:] for ln in body.splitlines() if ln.startswith("+")) + "\n"
 
 
-def _load_main_seal(tmp_path: Path):
+def _load_main_seal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Import the patch's ``main_seal.py``; the environment it sets for its own process
+    (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``) is undone after the test, so that it does not leak
+    into later tests of this process (it once turned torch's weights-only refusal off for them)."""
     path = tmp_path / "main_seal.py"
     path.write_text(_main_seal())
     spec = importlib.util.spec_from_file_location("main_seal_under_test", path)
     mod = importlib.util.module_from_spec(spec)
+    monkeypatch.delenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", raising=False)
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # the module's writes stay here
     spec.loader.exec_module(mod)
     return mod
 
 
 def test_main_seal_is_seeded_and_sized_for_small_machines(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    mod = _load_main_seal(tmp_path)
+    mod = _load_main_seal(tmp_path, monkeypatch)
     monkeypatch.setattr(sys, "argv", ["main_seal.py", "--stat_2d", "s.npz"])
     args = mod.parse_args()
     assert args.seed == 0 and args.job == min(2, os.cpu_count() or 1)
