@@ -407,7 +407,8 @@ def main() -> None:
         src = args.settings_weights or [w["weights"] for w in val["weights"]]
         if len(src) != len(args.weights):
             raise SystemExit("--settings-weights needs one validation weights name per --weights")
-        chosen_list = [val_w[s][val_w[s]["primary_set"]]["chosen"] for s in src]
+        # validation JSONs written before --inputs name their one set "S8 GT-2D"
+        chosen_list = [val_w[s][val_w[s].get("primary_set", "S8 GT-2D")]["chosen"] for s in src]
     t0 = time.perf_counter()
     tr, sets = load_sets(args)
     preds = predictions(args, tr, sets)
