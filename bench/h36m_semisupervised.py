@@ -61,8 +61,7 @@ import torch
 from sealloss import AlternatingWrapper
 from sealloss.data import (
     TEST_SUBJECTS,
-    h36m_detected_pairs,
-    h36m_pairs,
+    h36m_input_pairs,
     load_h36m,
 )
 from sealloss.demo.baselines import SimpleBaseline
@@ -84,13 +83,8 @@ def load(args):
     ds = load_h36m(args.data_root)
     labeled = tuple(args.labeled)
 
-    def pairs(subjects, every):
-        if args.inputs == "gt":
-            return h36m_pairs(tuple(subjects), dataset=ds, every=every)
-        return h36m_detected_pairs(tuple(subjects), every, ds, rules_from=labeled)
-
-    def gt_pairs(subjects, every):
-        return h36m_pairs(tuple(subjects), dataset=ds, every=every)
+    def pairs(subjects, every, kind=args.inputs):
+        return h36m_input_pairs(subjects, kind, every, ds, rules_from=labeled)
 
     lab = pairs(labeled, args.every)
     unl_subjects = [s for s in ("S5", "S6", "S7") + (() if args.validate else ("S8",))
@@ -98,16 +92,14 @@ def load(args):
     unl = pairs(unl_subjects, args.every)
     scored = ("S8",) if args.validate else TEST_SUBJECTS
     tag = "S8" if args.validate else "S9/S11"
-    kinds = {"gt": (gt_pairs, "GT-2D"),
-             "sh": (lambda s, e: h36m_detected_pairs(s, e, ds, rules_from=labeled), "SH-2D")}
+    labels = {"gt": "GT-2D", "sh": "SH-2D"}
     order = ("gt", "sh") if args.inputs == "gt" else ("sh", "gt")
     if args.validate and args.inputs == "gt":
         order = ("gt",)  # as before: GT-trained settings are chosen on S8 GT 2D only
     sets = {}
     for k in order:
-        fn, label = kinds[k]
-        p = fn(scored, args.test_every)
-        sets[f"{tag} {label}"] = (torch.from_numpy(p["x2d"]), torch.from_numpy(p["y3d"]))
+        p = pairs(scored, args.test_every, k)
+        sets[f"{tag} {labels[k]}"] = (torch.from_numpy(p["x2d"]), torch.from_numpy(p["y3d"]))
     groups_u = torch.from_numpy(unl["seq_id"].astype(np.int64) * 4 + unl["camera"])
     return (torch.from_numpy(lab["x2d"]), torch.from_numpy(lab["y3d"]),
             torch.from_numpy(unl["x2d"]), groups_u, unl_subjects, sets)

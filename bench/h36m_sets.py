@@ -5,7 +5,7 @@
 in): the training subjects' file for training and S8 validation, the S9/S11 file for scoring only.
 The Neck/Nose and Spine rules that fill the joints MPII-16 lacks are fitted on the *training*
 subjects' GT-projected 2D (every 10th frame), never on a scored subject
-(:func:`sealloss.data.h36m_detected_pairs`).
+(:func:`sealloss.data.h36m_input_pairs`).
 
 Choosing settings (``validate=True``): train S1/S5/S6/S7, score S8 (the input kind's set first,
 then the other kind). Final runs: train S1/S5/S6/S7/S8, score S9/S11 (the input kind first),
@@ -23,7 +23,7 @@ from sealloss.data import (
     TRAIN_SUBJECTS,
     H36MData,
     fit_neck_nose_rule,
-    h36m_detected_pairs,
+    h36m_input_pairs,
     h36m_pairs,
     humaneva_as_h36m17,
     humaneva_pairs,
@@ -51,10 +51,8 @@ def pairs(ds: H36MData, subjects, inputs: str, every: int, validate: bool,
     """The pairs dict of ``subjects`` (see :mod:`sealloss.data.h36m`) with ``x2d`` of the given
     input kind; for ``sh``, rows whose detection is missing are dropped and the rules are fitted
     on ``rules_from`` (default: the training subjects of the split, ``validate``)."""
-    if check_inputs(inputs) == "gt":
-        return h36m_pairs(tuple(subjects), dataset=ds, every=every)
-    return h36m_detected_pairs(tuple(subjects), every=every, dataset=ds,
-                               rules_from=tuple(rules_from or train_subjects(validate)))
+    return h36m_input_pairs(subjects, check_inputs(inputs), every, ds,
+                            rules_from=tuple(rules_from or train_subjects(validate)))
 
 
 def training_pairs(ds: H36MData, inputs: str, every: int, validate: bool

@@ -122,12 +122,11 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     preds = None
     if args.crossfit:
-        from sealloss.data import TRAIN_SUBJECTS, h36m_detected_pairs, h36m_pairs, load_h36m
+        from sealloss.data import TRAIN_SUBJECTS, h36m_input_pairs, load_h36m
 
         tr_subjects = tuple(subjects.get("train_subjects", TRAIN_SUBJECTS))
         ds = load_h36m(args.data_root)
-        ref = (h36m_pairs(tr_subjects, dataset=ds, every=args.every) if args.inputs == "gt" else
-               h36m_detected_pairs(tr_subjects, args.every, ds, rules_from=tr_subjects))
+        ref = h36m_input_pairs(tr_subjects, args.inputs, args.every, ds, rules_from=tr_subjects)
         preds = crossfit_predictions(args.crossfit, args.every, ref["y3d"].shape[0])
     rep = run_h36m_pretraining(cfg, args.data_root, args.out, progress=progress,
                                train_every=args.every, train_predictions=preds, init=args.init,

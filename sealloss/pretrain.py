@@ -316,11 +316,12 @@ def run_h36m_pretraining(
     (see :func:`pretrain_lossnet`). ``init``: weights (name or path) to continue training from
     (fine-tuning) instead of a fresh net.
     """
-    from .data import TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_detected_pairs, h36m_pairs, load_h36m
+    from .data import TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_input_pairs, h36m_pairs, load_h36m
+    from .data.h36m import INPUT_SOURCES
     from .hub import save_lossnet
 
-    if inputs not in ("gt", "sh"):
-        raise ValueError(f"inputs must be 'gt' or 'sh', got {inputs!r}")
+    if inputs not in INPUT_SOURCES:  # before any file is read
+        raise ValueError(f"inputs must be one of {INPUT_SOURCES}, got {inputs!r}")
     if not 0.0 <= gt_share <= 1.0 or (gt_share > 0 and inputs == "gt"):
         raise ValueError(f"gt_share must be in [0, 1] and needs inputs='sh', got {gt_share!r} "
                          f"with inputs={inputs!r}")
@@ -332,21 +333,17 @@ def run_h36m_pretraining(
             f"train subjects {train_subjects} and test subjects {test_subjects} overlap"
         )
     ds = load_h36m(data_root)
-    if inputs == "gt":
-        tr = h36m_pairs(train_subjects, dataset=ds, every=train_every)
-        te = h36m_pairs(test_subjects, dataset=ds, every=test_every)
-    else:
-        tr = h36m_detected_pairs(train_subjects, train_every, ds, rules_from=train_subjects)
-        te = h36m_detected_pairs(test_subjects, test_every, ds, rules_from=train_subjects)
-        if gt_share > 0:
-            gt = h36m_pairs(train_subjects, dataset=ds, every=train_every)
-            key = ["seq_id", "camera", "frame"]
-            if not all(np.array_equal(gt[k], tr[k]) for k in key):  # rows missing a detection
-                keep = np.isin(gt["seq_id"] * 10**8 + gt["camera"] * 10**7 + gt["frame"],
-                               tr["seq_id"] * 10**8 + tr["camera"] * 10**7 + tr["frame"])
-                gt = {k: v[keep] for k, v in gt.items()}
-            use_gt = np.random.default_rng(cfg.seed).random(tr["x2d"].shape[0]) < gt_share
-            tr["x2d"] = np.where(use_gt[:, None, None], gt["x2d"], tr["x2d"])
+    tr = h36m_input_pairs(train_subjects, inputs, train_every, ds, rules_from=train_subjects)
+    te = h36m_input_pairs(test_subjects, inputs, test_every, ds, rules_from=train_subjects)
+    if gt_share > 0:
+        gt = h36m_pairs(train_subjects, dataset=ds, every=train_every)
+        key = ["seq_id", "camera", "frame"]
+        if not all(np.array_equal(gt[k], tr[k]) for k in key):  # rows missing a detection
+            keep = np.isin(gt["seq_id"] * 10**8 + gt["camera"] * 10**7 + gt["frame"],
+                           tr["seq_id"] * 10**8 + tr["camera"] * 10**7 + tr["frame"])
+            gt = {k: v[keep] for k, v in gt.items()}
+        use_gt = np.random.default_rng(cfg.seed).random(tr["x2d"].shape[0]) < gt_share
+        tr["x2d"] = np.where(use_gt[:, None, None], gt["x2d"], tr["x2d"])
     t0 = time.perf_counter()
     preds = None
     if train_predictions is not None:

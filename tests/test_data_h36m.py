@@ -208,3 +208,19 @@ def test_sh_detections(h36m, test_pairs, train_sparse):
     np.testing.assert_array_equal(det2["frame"], test_pairs["frame"][m])
     e_spine = np.linalg.norm(det2["x2d_px"][:, 7] - _pixels(test_pairs)[m][:, 7], axis=-1)
     assert np.median(e_spine) < np.median(err[m][:, 7])
+
+
+def test_input_pairs_is_gt_pairs_or_detected_pairs(h36m):
+    """``h36m_input_pairs`` is the one switch between the two 2D kinds (benches and pretraining
+    call it): the same rows and arrays as the function it names."""
+    from sealloss.data import h36m_detected_pairs, h36m_input_pairs
+
+    gt = h36m_input_pairs(("S8",), "gt", every=40, dataset=h36m)
+    want = h36m_pairs(("S8",), every=40, dataset=h36m)
+    assert all(np.array_equal(gt[k], want[k]) for k in want)
+    sh = h36m_input_pairs(("S8",), "sh", every=40, dataset=h36m, rules_from=("S1", "S5"))
+    want = h36m_detected_pairs(("S8",), 40, h36m, rules_from=("S1", "S5"))
+    assert all(np.array_equal(sh[k], want[k]) for k in want)
+    assert not np.array_equal(sh["x2d"], gt["x2d"])
+    with pytest.raises(ValueError, match="inputs"):
+        h36m_input_pairs(("S8",), "cpn", dataset=h36m)

@@ -59,6 +59,7 @@ __all__ = [
     "fit_spine_rule",
     "h36m_sh_detections",
     "h36m_detected_pairs",
+    "h36m_input_pairs",
     "to_screen",
 ]
 
@@ -506,3 +507,29 @@ def h36m_detected_pairs(
     out = {k: v[keep] for k, v in gt.items()}
     out["x2d"] = sh["x2d"][keep]
     return out
+
+
+#: The 2D kinds of :func:`h36m_input_pairs`: GT-projected, or Stacked-Hourglass detections.
+INPUT_SOURCES: tuple[str, ...] = ("gt", "sh")
+
+
+def h36m_input_pairs(
+    subjects,
+    inputs: str,
+    every: int = 1,
+    dataset: H36MData | None = None,
+    rules_from=None,
+    root: str | os.PathLike | None = None,
+) -> dict[str, np.ndarray]:
+    """The pairs of ``subjects`` with the 2D kind ``inputs``: :func:`h36m_pairs` for ``"gt"``,
+    :func:`h36m_detected_pairs` (rules fitted on ``rules_from``) for ``"sh"``.
+
+    Raises:
+        ValueError: ``inputs`` is not one of :data:`INPUT_SOURCES`.
+    """
+    if inputs not in INPUT_SOURCES:
+        raise ValueError(f"inputs must be one of {INPUT_SOURCES}, got {inputs!r}")
+    data = dataset if dataset is not None else load_h36m(root)
+    if inputs == "gt":
+        return h36m_pairs(tuple(subjects), dataset=data, every=every)
+    return h36m_detected_pairs(tuple(subjects), every, data, rules_from=rules_from)
