@@ -27,13 +27,14 @@ def _source_files() -> set[str]:
             if "__pycache__" in f.parts or not f.is_file():
                 continue
             rel = f"{prefix}/{f.relative_to(base).as_posix()}"
-            if f.suffix == ".py" or (f.suffix in DATA_SUFFIXES or f.name == "py.typed"):
+            if f.suffix == ".py" or f.suffix in DATA_SUFFIXES:  # py.typed: suffix ".typed"
                 want.add(rel)
     return want
 
 
 @pytest.fixture(scope="module")
-def wheel_names(tmp_path_factory) -> set[str]:
+def wheel(tmp_path_factory) -> tuple[set[str], str]:
+    """The built wheel's file names and the text of its ``entry_points.txt``."""
     # a copy of the tree, so that no stale build/ folder of the checkout can fill the gaps
     src = tmp_path_factory.mktemp("src")
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
@@ -49,7 +50,14 @@ def wheel_names(tmp_path_factory) -> set[str]:
         pytest.fail(f"building the wheel failed:\n{proc.stdout}\n{proc.stderr}")
     (whl,) = out.glob("sealloss-*.whl")
     with zipfile.ZipFile(whl) as z:
-        return set(z.namelist())
+        names = set(z.namelist())
+        (ep,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        return names, z.read(ep).decode()
+
+
+@pytest.fixture(scope="module")
+def wheel_names(wheel) -> set[str]:
+    return wheel[0]
 
 
 def test_every_source_module_and_data_file_is_in_the_wheel(wheel_names):
@@ -57,9 +65,13 @@ def test_every_source_module_and_data_file_is_in_the_wheel(wheel_names):
     assert not missing, f"missing from the wheel: {missing}"
 
 
-def test_the_cli_entry_point_resolves_to_a_shipped_module(wheel_names):
-    (ep,) = [n for n in wheel_names if n.endswith("entry_points.txt")]
-    assert "sealloss/cli.py" in wheel_names or "sealloss/cli/__init__.py" in wheel_names
+def test_the_cli_entry_point_resolves_to_a_shipped_module(wheel):
+    names, entry_points = wheel
+    scripts = [ln.split("=", 1) for ln in entry_points.splitlines() if "=" in ln]
+    target = dict((k.strip(), v.strip()) for k, v in scripts).get("sealloss")
+    assert target is not None, f"no 'sealloss' console script in entry_points.txt:\n{entry_points}"
+    module = target.split(":", 1)[0].replace(".", "/")
+    assert f"{module}.py" in names or f"{module}/__init__.py" in names, target
 
 
 def test_nothing_outside_the_package_is_shipped(wheel_names):
