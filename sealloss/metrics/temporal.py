@@ -347,6 +347,16 @@ def _mean(values: torch.Tensor, reduction: Reduction) -> torch.Tensor:
     return values.mean() if reduction == "mean" else values.sum()
 
 
+def _motion_index(name: str, pred: torch.Tensor, gt: torch.Tensor, clips, frames, fps: float,
+                  reduction: Reduction) -> ClipIndex:
+    """The checks shared by the motion metrics, then the clip index they are computed on."""
+    _check_reduction(reduction)
+    _check_motion(pred, gt)
+    if frames is None and not isinstance(clips, ClipIndex):
+        raise PoseShapeError(f"{name} needs frames= (frame indices of every row), not row order")
+    return _index(clips, frames, fps, len(pred))
+
+
 def mpjve(
     pred: torch.Tensor,
     gt: torch.Tensor,
@@ -366,11 +376,8 @@ def mpjve(
         reduction: ``"none"`` -> ``(M,)`` one value per neighbouring pair (in clip, then time
             order); ``"mean"`` (NaN when no clip has two samples) / ``"sum"``.
     """
-    _check_reduction(reduction)
-    _check_motion(pred, gt)
-    if frames is None and not isinstance(clips, ClipIndex):
-        raise PoseShapeError("mpjve needs frames= (frame indices of every row), not row order")
-    err, _ = _velocity_errors(pred.detach(), gt.detach(), _index(clips, frames, fps, len(pred)))
+    index = _motion_index("mpjve", pred, gt, clips, frames, fps, reduction)
+    err, _ = _velocity_errors(pred.detach(), gt.detach(), index)
     return _mean(err, reduction)
 
 
@@ -387,13 +394,8 @@ def acceleration_error(
     Arguments as in :func:`mpjve`; ``"none"`` gives one value per triple of neighbouring
     samples ``(M,)``.
     """
-    _check_reduction(reduction)
-    _check_motion(pred, gt)
-    if frames is None and not isinstance(clips, ClipIndex):
-        raise PoseShapeError(
-            "acceleration_error needs frames= (frame indices of every row), not row order")
-    err, _ = _acceleration_errors(pred.detach(), gt.detach(),
-                                  _index(clips, frames, fps, len(pred)))
+    index = _motion_index("acceleration_error", pred, gt, clips, frames, fps, reduction)
+    err, _ = _acceleration_errors(pred.detach(), gt.detach(), index)
     return _mean(err, reduction)
 
 
