@@ -15,6 +15,15 @@ kind: nothing here reads S9/S11, HumanEva-I or Bandai Namco. Families (``--famil
   matching, pretrained without S8) at 3 force ratios;
 - ``dsm-decay``: ``static-dsm`` with the force ratio decaying linearly to zero by the end of
   training (removes the prior's bias late, when the supervised gradient is already exact);
+- ``static-sh``: static SEAL with the detection-conditioned loss-net (``--sh-weights``: the
+  S8-free ``h36m17-sh-refiner`` weights, MLP 512x2, DSM + gradient matching at out-of-fold
+  predictions of detection-trained lifters, pretrained on S1/S5/S6/S7 detections) at 3 force
+  ratios; meant for ``--inputs sh``;
+- ``dynamic-sh``: the paper's alternating scheme: the same loss-net warm-started from those
+  weights and trained alongside the pose-net (mode ``warm``: margin objective against the
+  pose-net's detached predictions and the default synthetic negatives, one loss-net step every
+  2nd batch, loss-net batch 64) at loss-net learning rates 1e-4 and 1e-3, force ratio 0.3;
+- ``sh-decay``: ``static-sh`` with the force ratio decaying linearly from 1.0 to zero;
 - ``authors``: the first author's public recipe (``bench/seal_variants.py``, ``authors-recipe``)
   at 3 fixed lambdas; about 65x a plain step on one CPU thread, so opt-in on CPU.
 
@@ -22,13 +31,14 @@ Rule for the final run, written down before these runs: in each family, the sett
 lowest mean S8 MPJPE over the seeds (a tie within 0.05 mm goes to the lower BSLE). The final run
 (``bench/h36m_gain.py --from-fronts``) trains plain, the explicit choice, the static-graph choice
 and one score-matching arm: the static-dsm or dsm-decay choice, whichever has the lower mean S8
-MPJPE (the same tie rule); the authors' recipe if its front was run. A SEAL point
+MPJPE (the same tie rule); on detections, one detection arm: the static-sh, dynamic-sh or sh-decay
+choice with the lowest mean S8 MPJPE (the same tie rule; it keeps the S8-free ``h36m17-sh-
+refiner`` weights, the file that ships); the authors' recipe if its front was run. A SEAL point
 "lies on or beyond the explicit front" when its LSE (and, separately, its BSLE) is at most the
-explicit front's value at the same MPJPE, the front being the plain and explicit points joined
-by straight lines in (MPJPE, metric), extended flat to the right; left of the front's
-lowest-MPJPE point nothing explicit exists, so a point there is beyond it. A gain is "more than
-the paired seed spread" when ``-mean(diff) > std(diff)`` over seeds (diff = setting - plain, same
-seed).
+explicit front's value at the same MPJPE, the front being the plain and explicit points joined by
+straight lines in (MPJPE, metric), extended flat to the right; left of the front's lowest-MPJPE
+point nothing explicit exists, so a point there is beyond it. A gain is "more than the paired seed
+spread" when ``-mean(diff) > std(diff)`` over seeds (diff = setting - plain, same seed).
 
     python bench/h36m_fronts.py --data-root ../shared/data --seeds 0 1 --epochs 10 --every 2 \\
         --jobs 2 --out bench/results/fronts/fronts
@@ -69,7 +79,9 @@ from sealloss.demo.experiment import (  # noqa: E402
 METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE")
 GRAPH_WEIGHTS = "bench/cache/h36m17-graphormer-S1S5S6S7.safetensors"
 DSM_WEIGHTS = "bench/cache/val-mlp512-dsm.safetensors"
-FAMILIES = ("plain", "explicit", "static-graph", "static-dsm", "dsm-decay", "authors")
+SH_WEIGHTS = "h36m17-sh-refiner"
+FAMILIES = ("plain", "explicit", "static-graph", "static-dsm", "dsm-decay", "static-sh",
+            "dynamic-sh", "sh-decay", "authors")
 SEAL_FAMILIES = FAMILIES[2:]
 
 
@@ -81,7 +93,7 @@ def _linear_decay(start: float, total: int) -> Callable[[int], float]:
 
 
 def settings(family: str, seed: int, n_train: int, cfg: TrainConfig,
-             graph: str, dsm: str) -> list[tuple[str, float, ArmConfig]]:
+             graph: str, dsm: str, sh: str = SH_WEIGHTS) -> list[tuple[str, float, ArmConfig]]:
     """``(name, strength, arm)`` of each setting of ``family`` (the strength is the x of its
     front: the explicit weight, the force ratio or the fixed lambda)."""
     total = total_steps(n_train, cfg)
@@ -101,6 +113,20 @@ def settings(family: str, seed: int, n_train: int, cfg: TrainConfig,
             f"dsm-decay fr={r:g}->0", seal=True,
             seal_kwargs=recommended(lossnet=dsm, target_force_ratio=_linear_decay(r, total))))
             for r in (0.3, 1.0)]
+    if family == "static-sh":
+        return [(f"static-sh fr={r:g}", r, ArmConfig(
+            f"static-sh fr={r:g}", seal=True,
+            seal_kwargs=recommended(lossnet=sh, target_force_ratio=r))) for r in (0.1, 0.3, 1.0)]
+    if family == "dynamic-sh":
+        return [(f"dynamic-sh lr={lr:g}", lr, ArmConfig(
+            f"dynamic-sh lr={lr:g}", seal=True,
+            seal_kwargs=recommended(lossnet=sh, mode="warm", lossnet_lr=lr, update_every=2,
+                                    lossnet_batch=64, objective="margin", margin=20.0)))
+            for lr in (1e-4, 1e-3)]
+    if family == "sh-decay":
+        return [("sh-decay fr=1->0", 1.0, ArmConfig(
+            "sh-decay fr=1->0", seal=True,
+            seal_kwargs=recommended(lossnet=sh, target_force_ratio=_linear_decay(1.0, total))))]
     if family == "authors":
         out = []
         for lam in (1e-5, 1e-4, 1e-3):
@@ -137,7 +163,7 @@ def run_one(args: argparse.Namespace, family: str, index: int, seed: int) -> dic
     x, y, sets = _DATA["x"], _DATA["y"], _DATA["sets"]
     cfg = train_config(args)
     name, strength, arm = settings(family, seed, x.shape[0], cfg, args.graph_weights,
-                                   args.dsm_weights)[index]
+                                   args.dsm_weights, args.sh_weights)[index]
     name_set = next(iter(sets))
 
     def per_epoch(epoch: int, model: torch.nn.Module) -> dict:
@@ -308,6 +334,8 @@ def main() -> None:
                     help="S8-free graph loss-net (bench/pretrain_h36m.py --validate)")
     ap.add_argument("--dsm-weights", default=DSM_WEIGHTS,
                     help="S8-free score-matching loss-net (the h36m17-dsm recipe, --validate)")
+    ap.add_argument("--sh-weights", default=SH_WEIGHTS,
+                    help="detection-conditioned loss-net of the *-sh families (S8-free)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--resume", action="store_true", help="skip runs already in OUT.runs.jsonl")
@@ -334,7 +362,7 @@ def main() -> None:
     for seed in args.seeds:
         for fam in args.families:
             for i, (name, _, _) in enumerate(settings(fam, seed, probe_n, cfg, args.graph_weights,
-                                                       args.dsm_weights)):
+                                                       args.dsm_weights, args.sh_weights)):
                 if (name, seed) not in done:
                     jobs.append((args, fam, i, seed))
     print(f"{len(jobs)} runs to do ({len(done)} already done)", flush=True)
