@@ -2,7 +2,7 @@
 
 Canonical 3D is ``(..., 17, 3)`` root-relative **metres** in H36M-17 order (camera frame);
 canonical 2D is ``(..., 17, 2)`` in the normalised screen frame ``xy / w * 2 - [1, h / w]``
-(see :mod:`sealloss.canonical`). An adapter converts an upstream batch into that form
+(see :mod:`sealloss.pose.canonical`). An adapter converts an upstream batch into that form
 (``inputs_2d``, ``pred_3d``, ``target_3d``) and back (``to_upstream_2d``, ``to_upstream_3d``).
 All conversions are pure torch and differentiable in the prediction.
 
@@ -19,9 +19,9 @@ from typing import ClassVar
 
 import torch
 
-from sealloss.checks import check_pose
 from sealloss.errors import PoseShapeError
-from sealloss.skeleton import get_skeleton, joint_map
+from sealloss.pose.checks import check_pose
+from sealloss.pose.skeleton import get_skeleton, joint_map
 
 __all__ = [
     "Adapter",

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import torch
 
-from sealloss.canonical import to_canonical_3d
 from sealloss.errors import PoseShapeError
-from sealloss.kinematics import bone_lengths
+from sealloss.pose.canonical import to_canonical_3d
+from sealloss.pose.kinematics import bone_lengths
 
 from .base import Adapter, CanonicalBatch, check_last_dims
 

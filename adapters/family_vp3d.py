@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import torch
 
-from sealloss.canonical import to_canonical_3d
 from sealloss.errors import PoseShapeError
-from sealloss.skeleton import get_skeleton, joint_map
+from sealloss.pose.canonical import to_canonical_3d
+from sealloss.pose.skeleton import get_skeleton, joint_map
 
 from .base import Adapter, check_last_dims, joints_from_canonical, joints_to_canonical_2d
 

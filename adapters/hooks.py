@@ -12,7 +12,7 @@ Each patch adds, at fixed places of the upstream script:
    latest and best): the loss-net goes into its own files, never into the backbone's
    ``state_dict``: ``<stem>.seal.safetensors`` (weights and config; usable as ``--seal-lossnet``
    later) and ``<stem>.seal-state.sealloss`` (the wrapper's full state: loss-net and its
-   optimizer, counters, auto-lambda, RNG; a :mod:`sealloss.checkpoint` file, not a torch
+   optimizer, counters, auto-lambda, RNG; a :mod:`sealloss.io.checkpoint` file, not a torch
    pickle, hence not ``.pt``).
 
 Logging: :func:`from_args` logs one "sealloss is on" line (backbone, loss-net, mode, lambda,
@@ -169,7 +169,7 @@ def from_args(
     """
     if not getattr(args, "seal", False):
         return PassThrough()
-    from sealloss.wrapper import AlternatingWrapper
+    from sealloss.training.wrapper import AlternatingWrapper
 
     adapter = get(backbone, **adapter_kwargs)
     frames = int(getattr(args, "seal_frames", 8))
@@ -255,7 +255,7 @@ def sidecar_path(checkpoint_path: str) -> str:
 def state_path(checkpoint_path: str) -> str:
     """``ckpt/epoch_10.bin`` -> ``ckpt/epoch_10.seal-state.sealloss``.
 
-    Not ``.pt``: the file is a :mod:`sealloss.checkpoint` file (its own checksummed header),
+    Not ``.pt``: the file is a :mod:`sealloss.io.checkpoint` file (its own checksummed header),
     which ``torch.load`` cannot read; read it with :func:`load_state`."""
     return _stem(checkpoint_path) + ".seal-state.sealloss"
 
@@ -267,8 +267,8 @@ def save_sidecar(seal: object, checkpoint_path: str) -> str | None:
     """
     if isinstance(seal, PassThrough):
         return None
-    from sealloss.checkpoint import save_checkpoint
-    from sealloss.hub import save_lossnet
+    from sealloss.io.checkpoint import save_checkpoint
+    from sealloss.io.weights import save_lossnet
 
     path = sidecar_path(checkpoint_path)
     save_lossnet(seal.lossnet, path)
@@ -278,6 +278,6 @@ def save_sidecar(seal: object, checkpoint_path: str) -> str | None:
 
 def load_state(seal: object, path: str) -> None:
     """Restore a wrapper from a ``.seal-state.sealloss`` written by :func:`save_sidecar`."""
-    from sealloss.checkpoint import load_checkpoint
+    from sealloss.io.checkpoint import load_checkpoint
 
     seal.load_state_dict(load_checkpoint(path)["wrapper"])

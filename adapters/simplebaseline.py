@@ -23,8 +23,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from sealloss.canonical import pixels_to_screen, screen_to_pixels
 from sealloss.errors import PoseShapeError
+from sealloss.pose.canonical import pixels_to_screen, screen_to_pixels
 
 from . import register
 from .base import (

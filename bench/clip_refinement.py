@@ -6,13 +6,13 @@ ground truth** (:func:`run_methods` is only given the 2D, the clip ids and the f
 
 - ``plain``: the predictions;
 - ``median bones``: each bone set to its clip's median length
-  (:func:`sealloss.refinement.sequence_median_bones`);
+  (:func:`sealloss.posthoc.refinement.sequence_median_bones`);
 - ``moving average``: a box average over +-``half_window`` seconds within each clip, in real time
-  (:func:`sealloss.clip_refinement.moving_average`);
+  (:func:`sealloss.posthoc.clip_refinement.moving_average`);
 - ``median bones + moving average``: the moving average's directions, the clip's median lengths;
 - ``per-frame refinement``: :func:`sealloss.refine` (every pose alone);
 - ``clip refinement``: ``sealloss.refine(..., clips=, frames=)`` (one set of bone lengths per
-  clip, 2D consistency, optional smoothness; :mod:`sealloss.clip_refinement`).
+  clip, 2D consistency, optional smoothness; :mod:`sealloss.posthoc.clip_refinement`).
 
 Clips are the ``(seq_id, camera)`` runs of the pairs dicts (``bench/h36m_sets.py``); the rows are
 10 Hz, their ``frame`` indices are 50 Hz video frames: times are ``frame / 50`` s everywhere
@@ -71,17 +71,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from h36m_gain import load_model  # noqa: E402
 from h36m_sets import INPUTS, scored_pairs  # noqa: E402
 
-from sealloss._atomic import atomic_write  # noqa: E402
-from sealloss.clip_refinement import (  # noqa: E402
+from sealloss.demo.experiment import predict  # noqa: E402
+from sealloss.io.atomic import atomic_write  # noqa: E402
+from sealloss.io.weights import load_lossnet  # noqa: E402
+from sealloss.metrics import clip_index, evaluate, evaluate_temporal  # noqa: E402
+from sealloss.pose.skeleton import get_skeleton  # noqa: E402
+from sealloss.posthoc.clip_refinement import (  # noqa: E402
     ClipSettings,
     median_bones_moving_average,
     moving_average,
 )
-from sealloss.demo.experiment import predict  # noqa: E402
-from sealloss.hub import load_lossnet  # noqa: E402
-from sealloss.metrics import clip_index, evaluate, evaluate_temporal  # noqa: E402
-from sealloss.refinement import refine, sequence_median_bones  # noqa: E402
-from sealloss.skeleton import get_skeleton  # noqa: E402
+from sealloss.posthoc.refinement import refine, sequence_median_bones  # noqa: E402
 
 SK = get_skeleton("h36m17")
 FPS = {"h36m": 50.0, "humaneva": 60.0}
@@ -322,7 +322,7 @@ def figure_data(s: dict, poses: dict[str, torch.Tensor]) -> dict:
     """The clip with the largest plain spread of :data:`FIGURE_BONE`, its times, that bone's
     length per method and the truth (mm), and the poses of a few frames."""
     ix = clip_index(s["clips"], s["frames"], s["fps"])
-    from sealloss.kinematics import bone_lengths
+    from sealloss.pose.kinematics import bone_lengths
 
     plain_len = bone_lengths(poses["plain"], SK)[:, FIGURE_BONE]
     best, c_best = -1.0, 0

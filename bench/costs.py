@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         interleaved_step_times,
         ratio_summary,
     )
-    from sealloss.hub import load_lossnet
-    from sealloss.refinement import refine
+    from sealloss.io.weights import load_lossnet
+    from sealloss.posthoc.refinement import refine
 
     load_start = _load()
     train, test = load_embedded("train"), load_embedded("test")
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"refine: {q['median']:.0f} ms per 1,000 poses (quartiles {q['q1']:.0f}-{q['q3']:.0f}),"
           f" {args.threads} thread(s), {args.poses} poses per batch, {settings['steps']} steps, "
           f"{args.refine_repeats} repeats; load average {load_start} -> {_load()}")
-    from sealloss._atomic import atomic_write
+    from sealloss.io.atomic import atomic_write
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

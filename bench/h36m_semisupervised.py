@@ -66,10 +66,10 @@ from sealloss.data import (
 )
 from sealloss.demo.baselines import SimpleBaseline
 from sealloss.demo.experiment import epoch_order, predict
-from sealloss.hub import load_lossnet
+from sealloss.io.weights import load_lossnet
 from sealloss.metrics import evaluate
-from sealloss.refinement import refine, sequence_median_bones, symmetrise_bones
-from sealloss.structural import symmetry_loss
+from sealloss.metrics.structural import symmetry_loss
+from sealloss.posthoc.refinement import refine, sequence_median_bones, symmetrise_bones
 
 METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE")
 ARM_KINDS = ("plain", "sym", "seal", "seal+sym", "self", "sym-teacher", "median-teacher",

@@ -63,12 +63,12 @@ from h36m_sets import INPUTS, scored_pairs, training_pairs  # noqa: E402
 
 from sealloss.data import load_h36m  # noqa: E402
 from sealloss.demo.experiment import ArmConfig, TrainConfig, predict, train_arm  # noqa: E402
-from sealloss.diagnostics import alignment  # noqa: E402
-from sealloss.hub import load_lossnet  # noqa: E402
+from sealloss.io.weights import load_lossnet  # noqa: E402
 from sealloss.metrics import evaluate  # noqa: E402
-from sealloss.pretrain import format_ranking_table, ranking_report  # noqa: E402
-from sealloss.refinement import refine, sequence_median_bones, symmetrise_bones  # noqa: E402
-from sealloss.skeleton import get_skeleton  # noqa: E402
+from sealloss.pose.skeleton import get_skeleton  # noqa: E402
+from sealloss.posthoc.refinement import refine, sequence_median_bones, symmetrise_bones  # noqa: E402
+from sealloss.training.diagnostics import alignment  # noqa: E402
+from sealloss.training.pretrain import format_ranking_table, ranking_report  # noqa: E402
 
 SK = get_skeleton("h36m17")
 METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE")

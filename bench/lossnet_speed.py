@@ -108,7 +108,7 @@ def wrapper_overhead(batch: int, repeats: int, seed: int = 0) -> dict:
     0.25) at ``batch`` poses, interleaved; times in ms, ratio = wrapper / plain."""
     from sealloss.demo.baselines import SimpleBaseline
     from sealloss.demo.experiment import interleaved_times, ratio_summary
-    from sealloss.wrapper import AlternatingWrapper
+    from sealloss.training.wrapper import AlternatingWrapper
 
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, 17, 2, generator=gen) * 0.3

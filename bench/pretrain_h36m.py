@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sealloss.pretrain import PretrainConfig, run_h36m_pretraining
+from sealloss.training.pretrain import PretrainConfig, run_h36m_pretraining
 
 VALIDATION_WEIGHTS = "bench/cache/h36m17-graphormer-S1S5S6S7.safetensors"
 

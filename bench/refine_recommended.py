@@ -34,7 +34,7 @@ from sealloss.data import load_h36m  # noqa: E402
 from sealloss.defaults import refine_defaults  # noqa: E402
 from sealloss.demo.experiment import predict  # noqa: E402
 from sealloss.metrics import evaluate  # noqa: E402
-from sealloss.refinement import refine  # noqa: E402
+from sealloss.posthoc.refinement import refine  # noqa: E402
 
 METRICS = ("MPJPE", "P-MPJPE", "BSLE")
 

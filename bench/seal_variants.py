@@ -19,7 +19,7 @@ from sealloss.negatives import (
     NegativeMixer,
 )
 from sealloss.nn import GraphormerLossNet, MLPLossNet
-from sealloss.wrapper import default_negatives
+from sealloss.training.wrapper import default_negatives
 
 
 def base_kwargs(seed: int) -> dict:

@@ -5,7 +5,8 @@
 
 A small MLP lifter (our SimpleBaseline, width 128, one block) trains on the embedded CMU
 pairs (:func:`sealloss.data.load_embedded`, train split; the held-out clip scores it) with
-:class:`~sealloss.wrapper.AlternatingWrapper` at its defaults (dynamic loss-net, ``lam="auto"``,
+:class:`~sealloss.training.wrapper.AlternatingWrapper` at its defaults (dynamic loss-net,
+``lam="auto"``,
 margin objective, default synthetic negatives), one loss-net step per pose-net step. Per window
 of steps it prints the training energy gap ``E(x, y_hat) - E(x, y*)`` (mean, std, min, max),
 ``E(x, y*)``, the force ratio, lambda, the alignment ``cos(-dE/dy_hat, y* - y_hat)``, the
@@ -34,7 +35,7 @@ from sealloss.data.embedded import load_embedded
 from sealloss.demo.baselines import SimpleBaseline
 from sealloss.demo.experiment import epoch_order
 from sealloss.nn import GraphormerLossNet, LossNet, MLPLossNet
-from sealloss.wrapper import AlternatingWrapper
+from sealloss.training.wrapper import AlternatingWrapper
 
 TRACKED = ("energy_gap", "energy_gt", "energy_pred", "force_ratio", "lam", "alignment",
            "margin_violations", "lossnet_loss")

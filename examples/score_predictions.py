@@ -12,7 +12,8 @@ Runs on the CMU clips shipped with sealloss (no download), on CPU:
     python examples/score_predictions.py                      # about 2-4 minutes on 2 cores
     python examples/score_predictions.py --weights sealloss-demo/lossnet.safetensors
 
-Only the public API is used: ``sealloss.scoring``, ``sealloss.pretrain``, ``sealloss.hub``.
+Only the public API is used: ``sealloss.posthoc.scoring``, ``sealloss.training.pretrain``,
+``sealloss.io.weights``.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ import torch
 
 from sealloss.data import load_embedded
 from sealloss.demo.experiment import ArmConfig, TrainConfig, predict, train_arm
-from sealloss.hub import load_lossnet
-from sealloss.pretrain import PretrainConfig, pretrain_lossnet
-from sealloss.scoring import energy_threshold, pose_energies, score_poses
+from sealloss.io.weights import load_lossnet
+from sealloss.posthoc.scoring import energy_threshold, pose_energies, score_poses
+from sealloss.training.pretrain import PretrainConfig, pretrain_lossnet
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

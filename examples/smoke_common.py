@@ -213,7 +213,7 @@ class Report:
 
 
 def build_wrapper(optimizer, adapter, lam: float, lossnet, frames_per_clip):
-    from sealloss.wrapper import AlternatingWrapper
+    from sealloss.training.wrapper import AlternatingWrapper
 
     return AlternatingWrapper(optimizer, lossnet=lossnet, lam=lam, mode="dynamic",
                               adapter=adapter, frames_per_clip=frames_per_clip)

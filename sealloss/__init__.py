@@ -18,10 +18,10 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 #: public name -> the module that defines it (imported on first access)
 _EXPORTS: dict[str, str] = {
-    "canonical_2d": ".canonical",
-    "canonical_3d": ".canonical",
-    "pixels_to_screen": ".canonical",
-    "screen_to_pixels": ".canonical",
+    "canonical_2d": ".pose.canonical",
+    "canonical_3d": ".pose.canonical",
+    "pixels_to_screen": ".pose.canonical",
+    "screen_to_pixels": ".pose.canonical",
     "RECOMMENDED": ".defaults",
     "CheckpointError": ".errors",
     "DataFormatError": ".errors",
@@ -33,38 +33,35 @@ _EXPORTS: dict[str, str] = {
     "SkeletonMismatchError": ".errors",
     "UnitsWarning": ".errors",
     "WeightsFileError": ".errors",
-    "build_lossnet": ".hub",
-    "list_pretrained": ".hub",
-    "load_lossnet": ".hub",
-    "save_lossnet": ".hub",
+    "build_lossnet": ".io.weights",
+    "list_pretrained": ".io.weights",
+    "load_lossnet": ".io.weights",
+    "save_lossnet": ".io.weights",
     "PoseEvaluator": ".metrics",
     "evaluate": ".metrics",
     "EnergyOutput": ".nn",
     "GraphormerLossNet": ".nn",
     "LossNet": ".nn",
     "MLPLossNet": ".nn",
-    "Skeleton": ".skeleton",
-    "get_skeleton": ".skeleton",
-    "joint_map": ".skeleton",
-    "list_skeletons": ".skeleton",
-    "StructuralLoss": ".structural",
-    "bone_length_loss": ".structural",
-    "symmetry_loss": ".structural",
-    "AlternatingWrapper": ".wrapper",
-    "refine": ".refinement",
-    "RefineResult": ".refinement",
-    "ClipSettings": ".clip_refinement",
+    "Skeleton": ".pose.skeleton",
+    "get_skeleton": ".pose.skeleton",
+    "joint_map": ".pose.skeleton",
+    "list_skeletons": ".pose.skeleton",
+    "StructuralLoss": ".metrics.structural",
+    "bone_length_loss": ".metrics.structural",
+    "symmetry_loss": ".metrics.structural",
+    "AlternatingWrapper": ".training.wrapper",
+    "refine": ".posthoc.refinement",
+    "RefineResult": ".posthoc.refinement",
+    "ClipSettings": ".posthoc.clip_refinement",
 }
 
 #: sub-modules loaded on first attribute access (``sealloss.adapters.get(...)`` works after a
 #: plain ``import sealloss``)
-_LAZY_SUBMODULES = ("adapters", "scoring", "data", "integrations", "pretrain", "cli", "demo",
-                    "hub", "nn", "metrics", "wrapper", "refinement", "objectives",
-                    "clip_refinement")
+_LAZY_SUBMODULES = ("adapters", "data", "integrations", "cli", "demo", "io", "nn", "metrics",
+                    "negatives", "objectives", "pose", "posthoc", "training")
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from __getattr__
-    from .canonical import canonical_2d, canonical_3d, pixels_to_screen, screen_to_pixels
-    from .clip_refinement import ClipSettings
     from .defaults import RECOMMENDED
     from .errors import (
         CheckpointError,
@@ -78,21 +75,15 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from
         UnitsWarning,
         WeightsFileError,
     )
-    from .hub import build_lossnet, list_pretrained, load_lossnet, save_lossnet
+    from .io.weights import build_lossnet, list_pretrained, load_lossnet, save_lossnet
     from .metrics import PoseEvaluator, evaluate
+    from .metrics.structural import StructuralLoss, bone_length_loss, symmetry_loss
     from .nn import EnergyOutput, GraphormerLossNet, LossNet, MLPLossNet
-    from .refinement import RefineResult, refine
-    from .skeleton import Skeleton, get_skeleton, joint_map, list_skeletons
-    from .structural import StructuralLoss, bone_length_loss, symmetry_loss
-    from .wrapper import AlternatingWrapper
-
-
-def from_pretrained(name_or_path: Any, **kwargs: Any) -> LossNet:
-    """Load a loss-net: a registered name (``"h36m17"``, the shipped weights) or a
-    ``.safetensors`` file. A thin alias of :func:`sealloss.hub.load_lossnet` (same arguments)."""
-    from .hub import load_lossnet
-
-    return load_lossnet(name_or_path, **kwargs)
+    from .pose.canonical import canonical_2d, canonical_3d, pixels_to_screen, screen_to_pixels
+    from .pose.skeleton import Skeleton, get_skeleton, joint_map, list_skeletons
+    from .posthoc.clip_refinement import ClipSettings
+    from .posthoc.refinement import RefineResult, refine
+    from .training.wrapper import AlternatingWrapper
 
 
 def __getattr__(name: str) -> Any:
@@ -113,7 +104,6 @@ def __dir__() -> list[str]:
 __all__ = [
     "AlternatingWrapper",
     "RECOMMENDED",
-    "from_pretrained",
     "GraphormerLossNet",
     "MLPLossNet",
     "LossNet",

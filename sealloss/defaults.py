@@ -1,6 +1,7 @@
 """The recommended SEAL setting: one constant that every entry point's defaults follow.
 
-:class:`~sealloss.wrapper.AlternatingWrapper`, the Lightning ``SealCallback``, the ``--seal*``
+:class:`~sealloss.training.wrapper.AlternatingWrapper`, the Lightning ``SealCallback``, the
+``--seal*``
 flags of the example patches (:mod:`sealloss.adapters.hooks`) and the SEAL arm of
 ``sealloss demo`` all default to :data:`RECOMMENDED` (checked by ``tests/test_defaults.py``).
 
@@ -165,7 +166,8 @@ REFINE: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType({
 })
 
 
-#: The clip terms of clip refinement (:class:`sealloss.clip_refinement.ClipSettings`, ``sealloss
+#: The clip terms of clip refinement (:class:`sealloss.posthoc.clip_refinement.ClipSettings`,
+#: ``sealloss
 #: refine --clip-key``), chosen on S8 detections (every 8th clip, the detected refiner's energy
 #: and descent setting; ``bench/results/clips/val_sh_round2.md``): 2D-consistency weight and
 #: smoothness (per m^2/s; it needs frame indices: without them the CLI turns it off and says so).

@@ -20,10 +20,10 @@ from sealloss.adapters.hooks import (
 )
 from sealloss.adapters.simplebaseline import SimpleBaselineAdapter
 
-from sealloss.canonical import pixels_to_screen
 from sealloss.errors import PoseShapeError
-from sealloss.kinematics import bone_lengths
-from sealloss.skeleton import get_skeleton
+from sealloss.pose.canonical import pixels_to_screen
+from sealloss.pose.kinematics import bone_lengths
+from sealloss.pose.skeleton import get_skeleton
 
 EIGHT = [
     "ktpformer", "mixste", "motionagformer", "motionbert", "poseformer", "poseformerv2",

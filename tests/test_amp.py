@@ -11,7 +11,7 @@ import torch
 
 from sealloss.data.embedded import load_embedded
 from sealloss.nn import GraphormerLossNet
-from sealloss.wrapper import AlternatingWrapper
+from sealloss.training.wrapper import AlternatingWrapper
 
 torch.set_num_threads(1)
 

@@ -70,7 +70,7 @@ def test_merge_checks_that_plain_runs_agree():
 def _semi_args(tmp_path):
     from types import SimpleNamespace
 
-    from sealloss.hub import save_lossnet
+    from sealloss.io.weights import save_lossnet
     from sealloss.nn import MLPLossNet
 
     torch.manual_seed(0)
@@ -84,8 +84,8 @@ def _semi_args(tmp_path):
 def test_semi_teachers_use_only_the_teachers_2d_and_predictions(tmp_path):
     from h36m_semisupervised import arms, pseudo_labels
 
-    from sealloss.hub import load_lossnet
-    from sealloss.kinematics import bone_lengths
+    from sealloss.io.weights import load_lossnet
+    from sealloss.pose.kinematics import bone_lengths
 
     args = _semi_args(tmp_path)
     names = [a["name"] for a in arms(args)]

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from sealloss.cli import main
-from sealloss.hub import load_lossnet, save_lossnet
+from sealloss.cli.main import main
+from sealloss.io.weights import load_lossnet, save_lossnet
 from sealloss.nn import GraphormerLossNet
 
 J = 17
@@ -52,7 +52,7 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_console_script_bad_input() -> None:
     """The installed entry point runs; a missing file is exit 2 with one line."""
     exe = shutil.which("sealloss")
-    cmd = [exe] if exe else [sys.executable, "-m", "sealloss.cli"]
+    cmd = [exe] if exe else [sys.executable, "-m", "sealloss.cli.main"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run([*cmd, "info", "/no/such/file.safetensors"], capture_output=True,
                        text=True, env=env, timeout=120)
@@ -209,7 +209,7 @@ def test_info(tmp_path: Path, weights: Path, capsys: pytest.CaptureFixture) -> N
     info = json.loads(out)
     net = load_lossnet(weights)
     assert info["kind"] == "graphormer" and info["parameters"] == net.num_parameters
-    from sealloss.hub import FORMAT_VERSION
+    from sealloss.io.weights import FORMAT_VERSION
 
     assert info["skeleton"] == "h36m17 (17 joints)"
     assert info["format"] == f"sealloss-lossnet v{FORMAT_VERSION}"
@@ -294,7 +294,7 @@ def test_demo_quick_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) ->
 
 
 def test_demo_table_paired_differences() -> None:
-    from sealloss.cli import DemoResult
+    from sealloss.cli.main import DemoResult
 
     def m(v: float) -> dict[str, float]:
         return {"MPJPE": v, "LSE": v / 10}

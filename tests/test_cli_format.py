@@ -6,7 +6,7 @@ Before this change every test here failed but ``test_evaluate_reads_action_or_ac
 ``energy_before``, ``energy_after`` (``evaluate`` on it: "has no array 'pred'"), a missing key
 named only ``'y3d'``, ``evaluate`` read no ground truth named ``y3d`` (a pairs dict's name)
 nor labels named ``action``, a pixel input was told to call
-``sealloss.canonical.pixels_to_screen``, ``score --out`` kept no input array, and there was no
+``sealloss.pose.canonical.pixels_to_screen``, ``score --out`` kept no input array, and there was no
 ``--format``.
 """
 
@@ -20,8 +20,8 @@ import pytest
 import torch
 from test_data_vp3d import cmu_vp3d_set
 
-from sealloss.cli import main
-from sealloss.hub import load_lossnet, save_lossnet
+from sealloss.cli.main import main
+from sealloss.io.weights import load_lossnet, save_lossnet
 from sealloss.nn import GraphormerLossNet
 
 J = 17

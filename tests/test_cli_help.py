@@ -1,6 +1,6 @@
 """Every ``--help`` of the command line is complete and prints what it means.
 
-Walks the whole argparse tree of :func:`sealloss.cli.build_parser` (every sub-command, every
+Walks the whole argparse tree of :func:`sealloss.cli.main.build_parser` (every sub-command, every
 nested sub-parser) and fails on: an option or positional without a help string, a literal
 ``%%`` in the printed help (argparse prints descriptions as written), and "(default: None)"
 anywhere (a required option has no default to show; an optional one whose default is "not
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sealloss.cli import COMMANDS, build_parser
+from sealloss.cli.main import COMMANDS, build_parser
 
 
 def _walk(p: argparse.ArgumentParser, name: str = "sealloss") -> Iterator[

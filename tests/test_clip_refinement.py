@@ -1,4 +1,4 @@
-"""Clip refinement (sealloss.clip_refinement, refine(..., clips=)) and its temporal rivals.
+"""Clip refinement (sealloss.posthoc.clip_refinement, refine(..., clips=)) and its temporal rivals.
 
 New module and a new refine() argument: every test here failed before them (ImportError, or
 TypeError on ``clips=``). The bench test checks that bench/clip_refinement.py never reads the
@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from sealloss.clip_refinement import (
+from sealloss.errors import PoseShapeError
+from sealloss.metrics import bone_length_spread
+from sealloss.nn import MLPLossNet
+from sealloss.pose.kinematics import bone_lengths
+from sealloss.pose.skeleton import get_skeleton
+from sealloss.posthoc.clip_refinement import (
     ClipRefineResult,
     ClipSettings,
     clip_median_lengths,
@@ -23,12 +28,7 @@ from sealloss.clip_refinement import (
     refine_clips,
     weak_perspective_residual,
 )
-from sealloss.errors import PoseShapeError
-from sealloss.kinematics import bone_lengths
-from sealloss.metrics import bone_length_spread
-from sealloss.nn import MLPLossNet
-from sealloss.refinement import refine, sequence_median_bones, symmetrise_bones
-from sealloss.skeleton import get_skeleton
+from sealloss.posthoc.refinement import refine, sequence_median_bones, symmetrise_bones
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
@@ -236,7 +236,7 @@ def test_bench_methods_never_read_the_ground_truth():
 
 # --------------------------------------------------------------------------- command line
 def _cli(capsys, *argv):
-    from sealloss.cli import main
+    from sealloss.cli.main import main
 
     rc = main([str(a) for a in argv])
     out, err = capsys.readouterr()
@@ -245,7 +245,7 @@ def _cli(capsys, *argv):
 
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory):
-    from sealloss.hub import save_lossnet
+    from sealloss.io.weights import save_lossnet
 
     torch.manual_seed(0)
     net = MLPLossNet("h36m17", width=16, blocks=1)

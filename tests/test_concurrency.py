@@ -1,7 +1,7 @@
 """Several writers on one file, SIGKILL at random points (issue 23): no lost or broken file.
 
-Writers are real processes: checkpoints (:func:`sealloss.checkpoint.save_checkpoint`) and the
-CLI's output writer (:func:`sealloss.commands._common.write_npz`, what ``refine`` and ``score``
+Writers are real processes: checkpoints (:func:`sealloss.io.checkpoint.save_checkpoint`) and the
+CLI's output writer (:func:`sealloss.cli._common.write_npz`, what ``refine`` and ``score``
 write with), plus three ``sealloss evaluate --json`` runs writing one file at once. Before the
 fix, ``test_concurrent_checkpoint_saves_lose_nothing`` lost about 2-3 % of the saves
 (``FileNotFoundError`` at the rename: another writer's clean-up removed a temporary file between
@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-from sealloss.checkpoint import load_checkpoint, save_checkpoint
+from sealloss.io.checkpoint import load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1",
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals a
 
 _CKPT_WRITER = """
 import sys, torch
-from sealloss.checkpoint import save_checkpoint
+from sealloss.io.checkpoint import save_checkpoint
 path, wid, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 fails = []
 for i in range(n):
@@ -48,7 +48,7 @@ print(len(fails), fails[:3])
 
 _NPZ_WRITER = """
 import sys, numpy as np
-from sealloss.commands._common import write_npz
+from sealloss.cli._common import write_npz
 path, wid, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 fails = 0
 for i in range(n):
@@ -62,7 +62,7 @@ print(fails)
 
 _READER = """
 import sys, time
-from sealloss.checkpoint import load_checkpoint
+from sealloss.io.checkpoint import load_checkpoint
 path, seconds = sys.argv[1], float(sys.argv[2])
 end, bad, ok = time.time() + seconds, 0, 0
 while time.time() < end:
@@ -164,7 +164,7 @@ def test_concurrent_cli_runs_write_one_complete_file(tmp_path):
     src = tmp_path / "preds.npz"
     np.savez(src, pred=y + 0.01, gt=y)
     out = tmp_path / "res.json"
-    runs = [subprocess.Popen([sys.executable, "-m", "sealloss.cli", "evaluate", str(src),
+    runs = [subprocess.Popen([sys.executable, "-m", "sealloss.cli.main", "evaluate", str(src),
                               "--json", str(out), "--no-units-check"], env=ENV,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(3)]

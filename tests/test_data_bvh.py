@@ -18,8 +18,8 @@ from sealloss.data import (
 )
 from sealloss.data.bvh import euler_to_matrix, y_up_to_z_up
 from sealloss.errors import PoseShapeError
-from sealloss.kinematics import bone_lengths
-from sealloss.skeleton import get_skeleton
+from sealloss.pose.kinematics import bone_lengths
+from sealloss.pose.skeleton import get_skeleton
 
 TINY = """HIERARCHY
 ROOT Hips

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from sealloss.canonical import screen_to_pixels
 from sealloss.data import EMBEDDED_FILE, load_embedded, sliding_windows
 from sealloss.errors import DataNotFoundError, PoseShapeError
-from sealloss.kinematics import bone_lengths
+from sealloss.pose.canonical import screen_to_pixels
+from sealloss.pose.kinematics import bone_lengths
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from sealloss.canonical import screen_to_pixels
 from sealloss.data import (
     find_data_file,
     h3wb_pairs,
@@ -18,6 +17,7 @@ from sealloss.data import (
     resolve_data_root,
 )
 from sealloss.errors import DataNotFoundError, PoseShapeError
+from sealloss.pose.canonical import screen_to_pixels
 
 # --------------------------------------------------------------------------- paths
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from sealloss.canonical import screen_to_pixels
 from sealloss.data import (
     ACTIONS,
     CAMERA_ORDER,
@@ -27,8 +26,9 @@ from sealloss.data import (
 )
 from sealloss.data.cameras import Camera, project_camera_points
 from sealloss.errors import DataNotFoundError, PoseShapeError
-from sealloss.kinematics import bone_lengths
-from sealloss.skeleton import get_skeleton
+from sealloss.pose.canonical import screen_to_pixels
+from sealloss.pose.kinematics import bone_lengths
+from sealloss.pose.skeleton import get_skeleton
 
 pytestmark = pytest.mark.h36m
 logger = logging.getLogger(__name__)

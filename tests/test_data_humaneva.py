@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from sealloss.canonical import screen_to_pixels
 from sealloss.data import (
     SegmentRule,
     humaneva_as_h36m17,
@@ -15,7 +14,8 @@ from sealloss.data import (
     to_h36m17_eval,
 )
 from sealloss.errors import DataNotFoundError, PoseShapeError
-from sealloss.kinematics import bone_lengths
+from sealloss.pose.canonical import screen_to_pixels
+from sealloss.pose.kinematics import bone_lengths
 
 
 @pytest.fixture(scope="module")

@@ -68,9 +68,9 @@ class _Stop(Exception):
 
 def test_demo_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """The demo's SEAL arm, as the command line builds it by default, gets RECOMMENDED."""
-    import sealloss.cli
+    import sealloss.cli.main
     import sealloss.demo.experiment
-    from sealloss.cli import DemoConfig, build_parser
+    from sealloss.cli.main import DemoConfig, build_parser
     from sealloss.demo.baselines import SimpleBaseline
     from sealloss.demo.experiment import TrainResult
 
@@ -87,5 +87,5 @@ def test_demo_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
 
     monkeypatch.setattr(sealloss.demo.experiment, "train_arm", fake_train_arm)
     with pytest.raises(_Stop):
-        sealloss.cli.run_demo(DemoConfig(out=str(tmp_path), quick=True))
+        sealloss.cli.main.run_demo(DemoConfig(out=str(tmp_path), quick=True))
     assert seen[-1].seal and seen[-1].seal_kwargs == dict(RECOMMENDED)

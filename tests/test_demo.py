@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sealloss.cli import main
+from sealloss.cli.main import main
 from sealloss.demo.runner import DemoResult
 from sealloss.demo.selection import default_gap, per_pose_mpjpe_mm, pick_extremes
 

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from sealloss.diagnostics import (
+from sealloss.errors import PoseShapeError
+from sealloss.training.diagnostics import (
     Diagnostics,
     alignment,
     energy_gap,
@@ -16,7 +17,6 @@ from sealloss.diagnostics import (
     ranking_accuracy,
     ranking_accuracy_by_kind,
 )
-from sealloss.errors import PoseShapeError
 
 
 def test_energy_gap_hand_values():

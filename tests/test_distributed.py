@@ -25,10 +25,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from sealloss.checkpoint import load_checkpoint, save_checkpoint
 from sealloss.data.embedded import load_embedded
+from sealloss.io.checkpoint import load_checkpoint, save_checkpoint
 from sealloss.nn import GraphormerLossNet
-from sealloss.wrapper import AlternatingWrapper
+from sealloss.training.wrapper import AlternatingWrapper
 
 WORLD, STEPS, GLOBAL_BATCH = 2, 4, 16
 TIMEOUT_S = 150

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from sealloss import AlternatingWrapper
-from sealloss.lam import LambdaController
 from sealloss.nn import MLPLossNet
+from sealloss.training.lam import LambdaController
 
 
 def test_controller_follows_the_scheduled_target():

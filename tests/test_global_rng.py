@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from sealloss.pretrain import PretrainConfig, pretrain_lossnet
+from sealloss.training.pretrain import PretrainConfig, pretrain_lossnet
 
 
 def _state() -> torch.Tensor:
@@ -44,7 +44,7 @@ def test_pretraining_is_still_seeded_by_its_config():
 def test_refinement_and_the_demo_trainer_leave_the_global_generator_alone():
     from sealloss.demo.experiment import ArmConfig, TrainConfig, train_arm
     from sealloss.nn import MLPLossNet
-    from sealloss.refinement import refine
+    from sealloss.posthoc.refinement import refine
 
     x, y = _pairs()
     torch.manual_seed(7)

@@ -9,10 +9,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from sealloss import hub
-from sealloss.canonical import CanonicalSpec
 from sealloss.errors import SkeletonMismatchError, WeightsFileError
-from sealloss.hub import (
+from sealloss.io import weights as hub
+from sealloss.io.weights import (
     PRETRAINED,
     build_lossnet,
     list_pretrained,
@@ -20,8 +19,9 @@ from sealloss.hub import (
     read_metadata,
     save_lossnet,
 )
-from sealloss.nn import GraphormerLossNet, LossNet, MLPLossNet
-from sealloss.skeleton import Skeleton
+from sealloss.nn import GraphormerLossNet, MLPLossNet
+from sealloss.pose.canonical import CanonicalSpec
+from sealloss.pose.skeleton import Skeleton
 
 torch.set_num_threads(1)
 
@@ -45,7 +45,7 @@ def _graphormer(**kw) -> GraphormerLossNet:
 def saved(tmp_path):
     net = _graphormer()
     path = tmp_path / "net.safetensors"
-    net.save(path)
+    hub.save_lossnet(net, path)
     return net, path
 
 
@@ -87,8 +87,9 @@ def test_metadata_fields(saved):
 def test_custom_skeleton_round_trip(tmp_path):
     sk = Skeleton("stick5", ("root", "a", "b", "c", "d"), (-1, 0, 1, 0, 3), (1, 2), (3, 4))
     net = GraphormerLossNet(sk, width=16, heads=2, layers=1)
-    net.save(tmp_path / "s.safetensors")
-    back = GraphormerLossNet.from_pretrained(tmp_path / "s.safetensors", expect_skeleton=sk)
+    hub.save_lossnet(net, tmp_path / "s.safetensors")
+    back = hub.load_lossnet(tmp_path / "s.safetensors", expect_skeleton=sk,
+                            expect_kind="graphormer")
     x, y = _poses(3, j=5)
     assert torch.equal(back.energy(x, y), net.energy(x, y))
 
@@ -109,7 +110,7 @@ def test_build_lossnet_from_config():
 def test_overwrite_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "w.safetensors"
     first = _graphormer()
-    first.save(path)
+    hub.save_lossnet(first, path)
     before = path.read_bytes()
 
     def boom(src, dst):
@@ -117,7 +118,7 @@ def test_overwrite_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(hub.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        MLPLossNet().save(path)
+        hub.save_lossnet(MLPLossNet(), path)
     assert path.read_bytes() == before  # old file intact
     assert os.listdir(tmp_path) == ["w.safetensors"]  # temp file removed
 
@@ -138,10 +139,10 @@ def test_wrong_skeleton(saved):
 def test_wrong_kind(saved, tmp_path):
     _, path = saved
     with pytest.raises(WeightsFileError, match="holds a 'graphormer' loss-net, expected 'mlp'"):
-        MLPLossNet.from_pretrained(path)
+        hub.load_lossnet(path, expect_kind="mlp")
     with pytest.raises(WeightsFileError, match="expected 'mlp'"):
         load_lossnet(path, expect_kind="mlp")
-    assert isinstance(LossNet.from_pretrained(path), GraphormerLossNet)
+    assert isinstance(hub.load_lossnet(path), GraphormerLossNet)
 
 
 @pytest.mark.parametrize("keep", [4, 100, -10])

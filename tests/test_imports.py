@@ -18,18 +18,18 @@ def _loaded_after(stmt: str) -> dict[str, bool]:
     """Which heavy modules a fresh interpreter holds after running ``stmt``."""
     code = (f"import sys\n{stmt}\nimport json\n"
             "print(json.dumps({m: m in sys.modules for m in "
-            "('torch', 'torch_geometric', 'sealloss.wrapper', 'sealloss.hub')}))")
+            "('torch', 'torch_geometric', 'sealloss.training.wrapper', 'sealloss.io.weights')}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("stmt", ["import sealloss.metrics", "import sealloss.errors",
-                                  "import sealloss", "import sealloss.cli"])
+                                  "import sealloss", "import sealloss.cli.main"])
 def test_no_torch_geometric_on_light_imports(stmt: str) -> None:
     loaded = _loaded_after(stmt)
     assert not loaded["torch_geometric"], f"{stmt} loaded torch_geometric"
-    assert not loaded["sealloss.wrapper"] and not loaded["sealloss.hub"]
+    assert not loaded["sealloss.training.wrapper"] and not loaded["sealloss.io.weights"]
 
 
 def test_errors_import_no_torch() -> None:
@@ -53,7 +53,7 @@ def test_lazy_root_serves_the_public_names() -> None:
 
 
 def test_help_works() -> None:
-    out = subprocess.run([sys.executable, "-m", "sealloss.cli", "--help"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "sealloss.cli.main", "--help"], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     for name in ("demo", "pretrain", "evaluate", "score", "info", "refine"):
@@ -115,14 +115,14 @@ def test_no_import_cycles() -> None:
         if m not in state:
             visit(m, [m])
     assert not cycles, f"import cycles: {cycles}"
-    assert "sealloss.hub" not in graph["sealloss.nn.base"]
+    assert "sealloss.io.weights" not in graph["sealloss.nn.base"]
 
 
 @pytest.mark.parametrize("stmt", [
-    "import sealloss.wrapper",
+    "import sealloss.training.wrapper",
     "import sealloss.nn.base",
     "from sealloss.nn import MLPLossNet; MLPLossNet('h36m17', width=8, blocks=1)",
-    "import sealloss.hub, sealloss.refinement, sealloss.pretrain",
+    "import sealloss.io.weights, sealloss.posthoc.refinement, sealloss.training.pretrain",
 ])
 def test_torch_geometric_only_for_graph_lossnets(stmt: str) -> None:
     assert not _loaded_after(stmt)["torch_geometric"], f"{stmt} loaded torch_geometric"

@@ -8,7 +8,6 @@ import pytest
 import torch
 from torch import nn
 
-from sealloss.canonical import CanonicalSpec
 from sealloss.errors import NonFiniteError, PoseShapeError, SkeletonMismatchError
 from sealloss.nn import (
     EdgePattern,
@@ -20,7 +19,8 @@ from sealloss.nn import (
     hop_codes,
     poses_to_batch,
 )
-from sealloss.skeleton import get_skeleton
+from sealloss.pose.canonical import CanonicalSpec
+from sealloss.pose.skeleton import get_skeleton
 
 torch.set_num_threads(1)
 

@@ -14,7 +14,7 @@ import torch
 
 from sealloss.errors import NonFiniteError, PoseShapeError, SkeletonMismatchError
 from sealloss.metrics import functional as F
-from sealloss.skeleton import get_skeleton
+from sealloss.pose.skeleton import get_skeleton
 
 # --------------------------------------------------------------------------- shared helpers
 # A left/right mirror-symmetric H36M-17 pose in metres, root (Hip) at the origin, z up.
@@ -314,7 +314,7 @@ def test_joint_subset_uses_bones_inside_it():
 
 
 def test_skeleton_without_pairs_is_refused():
-    from sealloss.skeleton import Skeleton
+    from sealloss.pose.skeleton import Skeleton
 
     chain = Skeleton("chain3", ("a", "b", "c"), (-1, 0, 1))
     y = torch.tensor([[0.0, 0, 0], [1, 0, 0], [1, 1, 0]])

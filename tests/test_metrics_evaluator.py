@@ -20,7 +20,7 @@ from test_metrics import (
 
 from sealloss.errors import NonFiniteError, PoseShapeError, UnitsWarning
 from sealloss.metrics import EvalResult, PoseEvaluator, evaluate
-from sealloss.skeleton import joint_map
+from sealloss.pose.skeleton import joint_map
 
 ACTIONS = ("Walking", "Sitting", "Eating")
 
@@ -213,7 +213,7 @@ def test_humaneva_on_h36m_subset_matches_native(humaneva_root):
 
 
 def test_skeleton_without_pairs_reports_nan_for_symmetry():
-    from sealloss.skeleton import Skeleton
+    from sealloss.pose.skeleton import Skeleton
 
     chain = Skeleton("chain3_eval", ("a", "b", "c"), (-1, 0, 1))
     gt = torch.tensor([[[0.0, 0, 0], [0.1, 0, 0], [0.1, 0.2, 0]]])

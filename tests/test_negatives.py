@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from sealloss.errors import PoseShapeError
-from sealloss.kinematics import bone_lengths, bone_vectors, forward_kinematics, limb_pair_lengths
 from sealloss.negatives import (
     BoneDirectionNoise,
     BoneLengthNoise,
@@ -34,7 +33,13 @@ from sealloss.negatives import (
     skeleton_limbs,
     swap_limbs,
 )
-from sealloss.skeleton import get_skeleton
+from sealloss.pose.kinematics import (
+    bone_lengths,
+    bone_vectors,
+    forward_kinematics,
+    limb_pair_lengths,
+)
+from sealloss.pose.skeleton import get_skeleton
 
 SK = get_skeleton("h36m17")
 
@@ -423,7 +428,7 @@ def test_calibrate_unreachable_target_raises():
 def test_samplers_on_real_h36m_poses(h36m_root):
     import numpy as np
 
-    from sealloss.canonical import to_canonical_3d
+    from sealloss.pose.canonical import to_canonical_3d
 
     raw = np.load(h36m_root / "h36m_3d17_world_10hz.npz")["positions_3d"][:4000:50]
     y = to_canonical_3d(torch.from_numpy(raw.astype("float32")), SK, units="mm")

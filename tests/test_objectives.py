@@ -44,7 +44,7 @@ def test_task_cost_hand_values():
 
 
 def _h36m_pose():
-    from sealloss.skeleton import get_skeleton
+    from sealloss.pose.skeleton import get_skeleton
 
     sk = get_skeleton("h36m17")
     g = torch.Generator().manual_seed(3)

@@ -20,7 +20,7 @@ from sealloss.demo.plots import (  # noqa: E402
     plot_pose_comparison,
     plot_training_curves,
 )
-from sealloss.skeleton import get_skeleton  # noqa: E402
+from sealloss.pose.skeleton import get_skeleton  # noqa: E402
 
 SK = get_skeleton("h36m17")
 

@@ -11,10 +11,15 @@ from sealloss.demo.experiment import (
     evaluate_model,
     train_arm,
 )
-from sealloss.kinematics import forward_kinematics
 from sealloss.nn import GraphormerLossNet
-from sealloss.pretrain import PretrainConfig, format_ranking_table, pretrain_lossnet, ranking_report
-from sealloss.skeleton import get_skeleton
+from sealloss.pose.kinematics import forward_kinematics
+from sealloss.pose.skeleton import get_skeleton
+from sealloss.training.pretrain import (
+    PretrainConfig,
+    format_ranking_table,
+    pretrain_lossnet,
+    ranking_report,
+)
 
 
 def _poses(n: int, seed: int = 0):
@@ -67,7 +72,7 @@ def test_train_arm_plain_and_seal_are_paired_and_scored():
 
 
 def test_h36m_pretraining_refuses_overlapping_subjects():
-    from sealloss.pretrain import PretrainConfig, run_h36m_pretraining
+    from sealloss.training.pretrain import PretrainConfig, run_h36m_pretraining
 
     with pytest.raises(ValueError, match="overlap"):
         run_h36m_pretraining(PretrainConfig(steps=1), data_root="/nonexistent",

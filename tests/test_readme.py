@@ -114,7 +114,7 @@ _DEMO_CACHE: dict[tuple[str, ...], Path] = {}
 
 def _sealloss(argv: list[str], cwd: Path, cache: Path) -> None:
     """One ``sealloss`` command in-process (in ``cwd``); ``demo --quick`` runs are cached."""
-    from sealloss.cli import main
+    from sealloss.cli.main import main
 
     if argv[:1] == ["demo"] and "--quick" in argv and "--out" in argv:
         i = argv.index("--out")
@@ -159,7 +159,7 @@ def _run_bash(block: Block, cwd: Path, cache: Path) -> None:
 
 def _check_long(block: Block) -> None:
     """Commands of a block too long to run: they must parse / name real scripts and options."""
-    from sealloss.cli import build_parser
+    from sealloss.cli.main import build_parser
 
     checked = 0
     for cmd in _commands(block.body):
@@ -291,7 +291,7 @@ def test_install_instructions_are_what_ci_runs() -> None:
 
 
 def test_quick_commands_of_the_docs_run(capsys: pytest.CaptureFixture) -> None:
-    from sealloss.cli import main
+    from sealloss.cli.main import main
 
     assert main(["info", "h36m17"]) == 0
     assert "research" in capsys.readouterr().out

@@ -6,11 +6,16 @@ import pytest
 import torch
 
 from sealloss.errors import NonFiniteError, PoseShapeError
-from sealloss.kinematics import bone_lengths, bone_vectors
 from sealloss.metrics.functional import lse
 from sealloss.nn import MLPLossNet
-from sealloss.refinement import refine, sequence_median_bones, set_bone_lengths, symmetrise_bones
-from sealloss.skeleton import get_skeleton
+from sealloss.pose.kinematics import bone_lengths, bone_vectors
+from sealloss.pose.skeleton import get_skeleton
+from sealloss.posthoc.refinement import (
+    refine,
+    sequence_median_bones,
+    set_bone_lengths,
+    symmetrise_bones,
+)
 
 torch.set_num_threads(1)
 SK = get_skeleton("h36m17")
@@ -133,7 +138,7 @@ def _npz(tmp_path, scale=1.0):
 def test_cli_refine_writes_refined_poses_in_the_input_units(tmp_path, capsys):
     import numpy as np
 
-    from sealloss.cli import main
+    from sealloss.cli.main import main
 
     p, y = _npz(tmp_path, 1000.0)
     out = tmp_path / "out" / "refined.npz"
@@ -149,7 +154,7 @@ def test_cli_refine_writes_refined_poses_in_the_input_units(tmp_path, capsys):
 
 
 def test_cli_refine_refuses_wrong_units_and_unwritable_output(tmp_path, capsys):
-    from sealloss.cli import main
+    from sealloss.cli.main import main
 
     p, _ = _npz(tmp_path, 1000.0)
     assert main(["refine", str(p), "--out", str(tmp_path / "r.npz"), "--no-progress"]) == 2
@@ -204,7 +209,7 @@ def test_python_and_cli_refinement_share_one_set_of_defaults_per_input_kind():
     pull 0 in Python, lr 1e-3 and pull 100 on the CLI), for every input kind."""
     import inspect
 
-    from sealloss.cli import build_parser
+    from sealloss.cli.main import build_parser
     from sealloss.defaults import INPUT_KINDS, REFINE, refine_defaults
 
     sig = inspect.signature(refine)
@@ -212,7 +217,7 @@ def test_python_and_cli_refinement_share_one_set_of_defaults_per_input_kind():
     assert set(REFINE) == set(INPUT_KINDS) == {"gt", "detected"}
     for kind in INPUT_KINDS:
         args = build_parser().parse_args(["refine", "p.npz", "--out", "o.npz", "--inputs", kind])
-        from sealloss.commands.refine import resolved_settings
+        from sealloss.cli.refine import resolved_settings
 
         assert resolved_settings(args) == dict(refine_defaults(kind))
     with pytest.raises(ValueError, match="inputs"):

@@ -19,9 +19,9 @@ from sealloss.errors import (
     UnitsWarning,
     WeightsFileError,
 )
-from sealloss.hub import load_lossnet, save_lossnet
+from sealloss.io.weights import load_lossnet, save_lossnet
 from sealloss.nn import GraphormerLossNet, LossNet, MLPLossNet
-from sealloss.wrapper import AlternatingWrapper
+from sealloss.training.wrapper import AlternatingWrapper
 
 torch.set_num_threads(1)
 
@@ -308,7 +308,7 @@ def test_truncated_or_corrupt_weights_are_clear_errors(weights_file, damage, mes
     with pytest.raises(WeightsFileError, match=message):
         AlternatingWrapper(None, str(weights_file), mode="warm")
     with pytest.raises(WeightsFileError, match=message):
-        GraphormerLossNet.from_pretrained(weights_file)
+        load_lossnet(weights_file, expect_kind="graphormer")
 
 
 def test_missing_weights_file_is_a_clear_error(tmp_path):
@@ -319,7 +319,7 @@ def test_missing_weights_file_is_a_clear_error(tmp_path):
 def test_weights_for_another_skeleton(tmp_path, pairs):
     path = tmp_path / "humaneva.safetensors"
     torch.manual_seed(0)
-    MLPLossNet("humaneva15", width=16, blocks=1).save(path)
+    save_lossnet(MLPLossNet("humaneva15", width=16, blocks=1), path)
     with pytest.raises(SkeletonMismatchError, match="humaneva15"):
         AlternatingWrapper(None, str(path), mode="static", skeleton="h36m17")
     with pytest.raises(SkeletonMismatchError, match="made for skeleton 'humaneva15'"):

@@ -20,19 +20,19 @@ import numpy as np
 import pytest
 import torch
 
-import sealloss.checkpoint as ckpt_mod
-import sealloss.hub as hub_mod
-from sealloss._atomic import atomic_write, remove_stale_temps
-from sealloss.canonical import CanonicalSpec, to_canonical_3d
-from sealloss.checkpoint import load_checkpoint, save_checkpoint
+import sealloss.io.checkpoint as ckpt_mod
+import sealloss.io.weights as hub_mod
 from sealloss.errors import (
     CheckpointError,
     SealLossError,
     UnitsWarning,
     WeightsFileError,
 )
-from sealloss.hub import load_lossnet, pretrained_path, save_lossnet
+from sealloss.io.atomic import atomic_write, remove_stale_temps
+from sealloss.io.checkpoint import load_checkpoint, save_checkpoint
+from sealloss.io.weights import load_lossnet, pretrained_path, save_lossnet
 from sealloss.nn import GraphormerLossNet, MLPLossNet
+from sealloss.pose.canonical import CanonicalSpec, to_canonical_3d
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
@@ -99,8 +99,8 @@ def test_checkpoint_errors_have_their_own_type(tmp_path):
 # --------------------------------------------------------------------------- orphans
 _KILLED_SAVE = """
 import os, sys, time, torch
-import sealloss._atomic as a
-from sealloss.checkpoint import save_checkpoint
+import sealloss.io.atomic as a
+from sealloss.io.checkpoint import save_checkpoint
 real = os.replace
 def stall(src, dst):
     open(sys.argv[2], "w").close()  # the temporary file is complete: tell the parent
@@ -374,7 +374,7 @@ def test_canonical_spec_validates_its_fields():
 # --------------------------------------------------------------------------- scoring
 @pytest.mark.parametrize("bs", [0, -3, 2.5, True])
 def test_scoring_batch_size_is_validated(bs):
-    from sealloss.scoring import joint_baseline, pose_energies, score_poses
+    from sealloss.posthoc.scoring import joint_baseline, pose_energies, score_poses
 
     net, x, y = _small_net(), torch.randn(64, 17, 2) * 0.2, torch.randn(64, 17, 3) * 0.2
     for fn in (score_poses, pose_energies, joint_baseline):
@@ -386,7 +386,7 @@ def test_scoring_batch_size_is_validated(bs):
 
 def test_energy_threshold_and_flag_refuse_nan():
     from sealloss.errors import NonFiniteError
-    from sealloss.scoring import energy_threshold, score_poses
+    from sealloss.posthoc.scoring import energy_threshold, score_poses
 
     with pytest.raises(NonFiniteError, match="reference_energy"):
         energy_threshold(torch.tensor([0.1, float("nan")]))
@@ -430,8 +430,8 @@ def test_zero_length_gt_bone_in_bsle_ratio():
 
 # --------------------------------------------------------------------------- CLI
 def test_pretrain_checks_the_output_path_before_training(tmp_path, capsys, monkeypatch):
-    import sealloss.pretrain as pretrain_mod
-    from sealloss.cli import main
+    import sealloss.training.pretrain as pretrain_mod
+    from sealloss.cli.main import main
 
     def never(*a, **k):
         raise AssertionError("training started before the output path was checked")

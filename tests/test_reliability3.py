@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 import torch
 
-import sealloss.hub as hub_mod
-import sealloss.hub_format as hub_format
-from sealloss.cli import main
+import sealloss.io.weights as hub_mod
+import sealloss.io.weights_format as hub_format
+from sealloss.cli.main import main
 from sealloss.data.cameras import load_h36m_cameras
 from sealloss.data.embedded import load_embedded
 from sealloss.errors import (
@@ -38,11 +38,11 @@ from sealloss.errors import (
     UnitsWarning,
     WeightsFileError,
 )
-from sealloss.hub import load_lossnet, pretrained_path, save_lossnet
+from sealloss.io.weights import load_lossnet, pretrained_path, save_lossnet
 from sealloss.metrics import PoseEvaluator, evaluate
 from sealloss.nn import MLPLossNet
-from sealloss.refinement import refine
-from sealloss.wrapper import AlternatingWrapper
+from sealloss.posthoc.refinement import refine
+from sealloss.training.wrapper import AlternatingWrapper
 
 torch.set_num_threads(1)
 
@@ -192,7 +192,7 @@ def test_a_failed_write_keeps_the_previous_output(capsys, monkeypatch, tmp_path,
 def test_evaluate_json_is_written_atomically(capsys, monkeypatch, tmp_path, poses_file):
     out = tmp_path / "res.json"
     out.write_text('{"old": true}')
-    import sealloss._atomic as atomic
+    import sealloss.io.atomic as atomic
 
     def fail(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -435,12 +435,12 @@ def test_refine_with_a_nan_weight_net_blames_the_net(pairs):
 @pytest.mark.parametrize("kind", ["folder", "read-only"])
 def test_refine_refuses_a_bad_out_before_any_work(capsys, monkeypatch, tmp_path, poses_file,
                                                   weights, kind):
-    import sealloss.hub
+    import sealloss.io.weights
 
     def no_work(*a, **k):
         raise AssertionError("the loss-net was loaded before --out was checked")
 
-    monkeypatch.setattr(sealloss.hub, "load_lossnet", no_work)
+    monkeypatch.setattr(sealloss.io.weights, "load_lossnet", no_work)
     out = tmp_path / "o.npz"
     if kind == "folder":
         out.mkdir()

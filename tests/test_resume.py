@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-import sealloss.checkpoint as ckpt_mod
-from sealloss.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+import sealloss.io.checkpoint as ckpt_mod
 from sealloss.data.embedded import load_embedded
 from sealloss.demo.baselines import SimpleBaseline
 from sealloss.demo.experiment import epoch_order
 from sealloss.errors import WeightsFileError
+from sealloss.io.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from sealloss.nn import GraphormerLossNet
-from sealloss.wrapper import AlternatingWrapper
+from sealloss.training.wrapper import AlternatingWrapper
 
 torch.set_num_threads(1)
 

@@ -249,7 +249,7 @@ def test_wrapper_refuses_unknown_objectives():
 
 
 def test_pretraining_with_dsm_runs_and_logs_its_terms():
-    from sealloss.pretrain import PretrainConfig, pretrain_lossnet
+    from sealloss.training.pretrain import PretrainConfig, pretrain_lossnet
 
     x, y, _ = _batch(n=32, dtype=torch.float32)
     cfg = PretrainConfig(model={"width": 16, "heads": 2, "layers": 1}, steps=3, batch_size=8,
@@ -263,7 +263,7 @@ def test_pretraining_with_dsm_runs_and_logs_its_terms():
 
 
 def test_pretraining_uses_out_of_fold_predictions_as_the_first_negative():
-    from sealloss.pretrain import PretrainConfig, pretrain_lossnet
+    from sealloss.training.pretrain import PretrainConfig, pretrain_lossnet
 
     x, y, _ = _batch(n=32, dtype=torch.float32)
     preds = y + 0.05

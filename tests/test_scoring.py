@@ -10,7 +10,8 @@ from torch import Tensor, nn
 
 from sealloss.errors import PoseShapeError
 from sealloss.nn import GraphormerLossNet, LossNet, MLPLossNet
-from sealloss.scoring import (
+from sealloss.pose.skeleton import get_skeleton
+from sealloss.posthoc.scoring import (
     PlausibilityScores,
     energy_blame,
     energy_threshold,
@@ -19,7 +20,6 @@ from sealloss.scoring import (
     pose_energies,
     score_poses,
 )
-from sealloss.skeleton import get_skeleton
 
 J = 17
 

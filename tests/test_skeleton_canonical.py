@@ -12,14 +12,14 @@ from sealloss import (
     joint_map,
     list_skeletons,
 )
-from sealloss.canonical import (
+from sealloss.pose.canonical import (
     from_canonical_3d,
     pixels_to_screen,
     screen_to_pixels,
     to_canonical_3d,
 )
-from sealloss.kinematics import bone_lengths, bone_vectors, forward_kinematics
-from sealloss.skeleton import Skeleton
+from sealloss.pose.kinematics import bone_lengths, bone_vectors, forward_kinematics
+from sealloss.pose.skeleton import Skeleton
 
 
 @pytest.mark.parametrize("name", ["h36m17", "h36m16", "mpi3dhp17", "humaneva15", "wholebody133"])

@@ -1,4 +1,4 @@
-"""Explicit structural losses (sealloss.structural): hand values, invariances, gradients."""
+"""Explicit structural losses (sealloss.metrics.structural): hand values, invariances, gradients."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from test_metrics import (
 )
 
 from sealloss.errors import NonFiniteError, PoseShapeError, SkeletonMismatchError
-from sealloss.skeleton import Skeleton
-from sealloss.structural import (
+from sealloss.metrics.structural import (
     BoneLengthLoss,
     KCSLoss,
     StructuralLoss,
@@ -28,6 +27,7 @@ from sealloss.structural import (
     kcs_loss,
     symmetry_loss,
 )
+from sealloss.pose.skeleton import Skeleton
 
 # a 3-joint chain a -> b -> c: small enough to compute every loss by hand
 CHAIN = Skeleton("chain3_test", ("a", "b", "c"), (-1, 0, 1))

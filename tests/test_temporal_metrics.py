@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from sealloss.errors import PoseShapeError
-from sealloss.kinematics import bone_lengths
 from sealloss.metrics import (
     acceleration_error,
     bone_length_spread,
@@ -22,7 +21,8 @@ from sealloss.metrics import (
     join_results,
     mpjve,
 )
-from sealloss.skeleton import get_skeleton
+from sealloss.pose.kinematics import bone_lengths
+from sealloss.pose.skeleton import get_skeleton
 
 SK = get_skeleton("h36m17")
 

@@ -1,5 +1,5 @@
 """The wheel holds every module and data file of the source tree (the CLI once shipped without
-``sealloss.commands`` and ``sealloss.demo`` because the package list was written by hand).
+``sealloss.cli`` and ``sealloss.demo`` because the package list was written by hand).
 
 Builds the wheel with the installed setuptools (no network, no build isolation) into a temporary
 folder; ``.ci/run`` additionally installs a wheel into a fresh venv and runs the CLI from there.

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from sealloss import AlternatingWrapper, GraphormerLossNet
-from sealloss import distributed as dist
-from sealloss.batch import canonical, check_batch
 from sealloss.errors import NonFiniteError, PoseShapeError
-from sealloss.lam import LambdaController
-from sealloss.skeleton import get_skeleton
-from sealloss.wrapper import SealStats
+from sealloss.pose.skeleton import get_skeleton
+from sealloss.training import distributed as dist
+from sealloss.training.batch import canonical, check_batch
+from sealloss.training.lam import LambdaController
+from sealloss.training.wrapper import SealStats
 
 
 def _net() -> GraphormerLossNet:

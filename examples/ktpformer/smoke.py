@@ -24,7 +24,7 @@ import smoke_common as sc  # noqa: E402
 from sealloss.adapters import get  # noqa: E402
 from sealloss.adapters.ktpformer import clone_module_outputs  # noqa: E402
 
-from sealloss.skeleton import get_skeleton  # noqa: E402
+from sealloss.pose.skeleton import get_skeleton  # noqa: E402
 
 # third-party packages the upstream modules imported below need (no stand-in for them)
 REQUIRES: tuple[str, ...] = ("einops", "matplotlib", "scipy")

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataNotFoundError, PoseShapeError, SealLossError
-from ..skeleton import get_skeleton
+from ..pose.skeleton import get_skeleton
 from .cameras import Camera, look_at_camera, project_camera_points, world_to_camera
 from .h36m import to_screen
 

@@ -20,7 +20,7 @@ Every loader here returns a *pairs dict* of numpy arrays with one row per (frame
 - ``seq_id`` (N,) int64: sequence index (unique per subject and trial)
 - ``frame`` (N,) int64: frame index in the original 50 Hz video
 - ``res_w``, ``res_h`` (N,) int64: image size in pixels (for
-  :func:`~sealloss.canonical.screen_to_pixels`)
+  :func:`~sealloss.pose.canonical.screen_to_pixels`)
 
 Rows are ordered by subject (as requested), sequence, camera, then frame, so that a run of
 equal ``(seq_id, camera)`` is one contiguous video (see :func:`.windows.sliding_windows`).
@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..canonical import pixels_to_screen
 from ..errors import DataFormatError, DataNotFoundError, PoseShapeError
-from ..skeleton import joint_map
+from ..pose.canonical import pixels_to_screen
+from ..pose.skeleton import joint_map
 from ._npz import load_npz_entry, npz_entries
 from .cameras import Camera, load_h36m_cameras, project_camera_points, world_to_camera
 from .paths import find_data_file
@@ -105,7 +105,7 @@ def canonical_action(name: str) -> str:
 
 def to_screen(xy_px: np.ndarray, res_w: np.ndarray | int, res_h: np.ndarray | int) -> np.ndarray:
     """Pixels ``(N, J, 2)`` -> normalised screen frame (numpy wrapper of
-    :func:`sealloss.canonical.pixels_to_screen`); ``res_w``/``res_h`` scalars or ``(N,)``."""
+    :func:`sealloss.pose.canonical.pixels_to_screen`); ``res_w``/``res_h`` scalars or ``(N,)``."""
     xy = torch.from_numpy(np.ascontiguousarray(xy_px, dtype=np.float64))
     w = torch.as_tensor(np.asarray(res_w, dtype=np.float64))
     h = torch.as_tensor(np.asarray(res_h, dtype=np.float64))

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError, DataNotFoundError, PoseShapeError
-from ..skeleton import get_skeleton
+from ..pose.skeleton import get_skeleton
 from ._npz import load_npz_entry, npz_entries
 from .h36m import CAMERA_ORDER, to_screen
 

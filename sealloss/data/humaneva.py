@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataFormatError, DataNotFoundError, PoseShapeError
-from ..skeleton import joint_map
+from ..pose.skeleton import joint_map
 from ._npz import load_npz_entry
 from .h36m import SegmentRule, to_screen
 from .paths import find_data_file

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError, DataNotFoundError, PoseShapeError
-from ..skeleton import get_skeleton, joint_map
+from ..pose.skeleton import get_skeleton, joint_map
 from ._npz import load_npz_entry, npz_entries
 from .h36m import to_screen
 from .paths import find_data_file

@@ -26,7 +26,7 @@ millimetres, ``X_cam = R @ (X_world - T)``), found in the data folder (``root=``
 :func:`vp3d_pairs` returns the pairs-dict layout of :mod:`.h36m`:
 
 - ``x2d`` (N, 17, 2) float32: the file's pixels in the normalised screen frame, with the
-  camera's ``res_w`` x ``res_h`` (:func:`sealloss.canonical.pixels_to_screen`)
+  camera's ``res_w`` x ``res_h`` (:func:`sealloss.pose.canonical.pixels_to_screen`)
 - ``y3d`` (N, 17, 3) float32 and ``root_cam`` (N, 3) float32, only with a 3D file: camera
   frame, root-relative, metres; the root's camera-frame position
 - ``subject`` (N,) str, ``action`` (N,) str (one of :data:`.h36m.ACTIONS` when the name is a

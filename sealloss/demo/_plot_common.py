@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..skeleton import Skeleton
+from ..pose.skeleton import Skeleton
 
 #: colours of the left leg and arm, right leg and arm, and the centre line (Okabe-Ito
 #: colour-blind safe: blue/sky blue on the left, vermillion/orange on the right)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.skeleton import Skeleton, get_skeleton
 
 __all__ = ["SimpleBaseline"]
 

@@ -26,8 +26,8 @@ import torch
 from torch import Tensor
 
 from ..metrics import evaluate
-from ..structural import bone_length_loss, symmetry_loss
-from ..wrapper import AlternatingWrapper
+from ..metrics.structural import bone_length_loss, symmetry_loss
+from ..training.wrapper import AlternatingWrapper
 from .baselines import SimpleBaseline
 
 __all__ = [
@@ -57,10 +57,10 @@ class ArmConfig:
 
     Args:
         name: label in tables.
-        seal: add the learned energy through :class:`~sealloss.wrapper.AlternatingWrapper`.
+        seal: add the learned energy through :class:`~sealloss.training.wrapper.AlternatingWrapper`.
         seal_kwargs: keyword arguments of the wrapper (``lossnet``, ``lam``, ``mode``, ...).
-        w_bone: weight of :func:`~sealloss.structural.bone_length_loss` (metres).
-        w_sym: weight of :func:`~sealloss.structural.symmetry_loss` (metres).
+        w_bone: weight of :func:`~sealloss.metrics.structural.bone_length_loss` (metres).
+        w_sym: weight of :func:`~sealloss.metrics.structural.symmetry_loss` (metres).
     """
 
     name: str

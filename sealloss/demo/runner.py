@@ -3,7 +3,7 @@ order and schedule), then the plain model's held-out predictions refined at test
 on the score-matching energy (:func:`sealloss.refine`, the ``REFINE["gt"]`` defaults); all three
 are scored on held-out poses, with figures, predictions, the SEAL arm's loss-net and a JSON
 summary written to a folder. :func:`run_demo` is the API; the command's printing is in
-:mod:`sealloss.commands.demo`.
+:mod:`sealloss.cli.demo`.
 
 The figures say how their poses were picked (:mod:`sealloss.demo.selection`: the most improved
 and the most worsened poses, never neighbouring frames), the training curves carry held-out
@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_open, atomic_write
-from ..commands._common import DATA_ROOT_ALONE, CLIError, evenly_spaced, load_pairs
+from ..cli._common import DATA_ROOT_ALONE, CLIError, evenly_spaced, load_pairs
 from ..defaults import RECOMMENDED, recommended
+from ..io.atomic import atomic_open, atomic_write
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 
@@ -201,10 +201,10 @@ def run_demo(
     import torch
 
     from ..defaults import refine_defaults
-    from ..hub import build_lossnet, load_lossnet, save_lossnet
+    from ..io.weights import build_lossnet, load_lossnet, save_lossnet
     from ..metrics import evaluate
     from ..nn import GraphormerLossNet
-    from ..refinement import refine
+    from ..posthoc.refinement import refine
     from .experiment import (
         ArmConfig,
         EvalSet,

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.skeleton import Skeleton, get_skeleton
 from ._plot_common import (
     _GT_COLOUR,
     _GT_STYLE,

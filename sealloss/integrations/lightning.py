@@ -21,7 +21,8 @@ each batch); pass ``lossnet=None, mode="dynamic"`` to train a fresh loss-net alo
 
 During ``fit`` the callback wraps the module's ``training_step``: after the original step it
 runs the loss-net update(s) and returns ``loss + lam * mean E(x2d, y_hat)``
-(:class:`~sealloss.wrapper.AlternatingWrapper`), drops the three tensors from the output and
+(:class:`~sealloss.training.wrapper.AlternatingWrapper`), drops the three tensors from the output
+and
 logs the diagnostics under ``seal/``. The loss-net is not a sub-module of the LightningModule
 (the pose optimizer never sees it); it lives on the module's device and its weights, optimizer
 and auto-lambda state go into Lightning checkpoints through the callback's ``state_dict``.
@@ -61,7 +62,7 @@ class SealHooks:
         score_fraction: share of each batch the energy term scores (default 0.25).
         keys: names of the 2D input, prediction and target in the ``training_step`` output.
         log_prefix: prefix of the logged diagnostics (``None``: no logging).
-        **wrapper_kwargs: any other :class:`~sealloss.wrapper.AlternatingWrapper` argument
+        **wrapper_kwargs: any other :class:`~sealloss.training.wrapper.AlternatingWrapper` argument
             (``k``, ``negatives``, ``adapter``, ``skeleton``, ``seed`` ...).
     """
 
@@ -99,7 +100,7 @@ class SealHooks:
                 "manual_backward"
             )
         if self.wrapper is None:
-            from ..wrapper import AlternatingWrapper
+            from ..training.wrapper import AlternatingWrapper
 
             self.wrapper = AlternatingWrapper(
                 None, self.lossnet, lam=self.lam, mode=self.mode,

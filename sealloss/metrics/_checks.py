@@ -7,8 +7,8 @@ from typing import Literal
 
 import torch
 
-from ..checks import check_finite
 from ..errors import PoseShapeError
+from ..pose.checks import check_finite
 
 Reduction = Literal["none", "mean", "sum"]
 _REDUCTIONS = ("none", "mean", "sum")

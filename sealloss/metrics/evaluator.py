@@ -36,9 +36,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..checks import check_finite, warn_if_millimetres
 from ..errors import PoseShapeError, UnitsWarning
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.checks import check_finite, warn_if_millimetres
+from ..pose.skeleton import Skeleton, get_skeleton
 from . import functional as F
 from .eval_result import EvalResult
 

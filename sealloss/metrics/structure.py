@@ -9,8 +9,8 @@ from typing import Literal
 import torch
 
 from ..errors import DegeneratePoseError, PoseShapeError, SkeletonMismatchError
-from ..kinematics import bone_lengths
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.kinematics import bone_lengths
+from ..pose.skeleton import Skeleton, get_skeleton
 from ._checks import (
     _MIN_BONE_FRACTION,
     _TINY,
@@ -97,7 +97,7 @@ def lse(
         per_pair: keep the pair axis: ``(..., P)`` (``"mean"``/``"sum"`` -> ``(P,)``).
         joints: only pairs whose bones lie inside this joint subset (see module doc).
         eps: ``> 0`` makes bone lengths ``sqrt(|b|^2 + eps^2)`` (finite gradients at zero
-            length; used by :mod:`sealloss.structural`).
+            length; used by :mod:`sealloss.metrics.structural`).
 
     Raises:
         SkeletonMismatchError: the skeleton (or subset) has no symmetric pairs.

@@ -42,9 +42,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..checks import check_finite
 from ..errors import PoseShapeError
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.checks import check_finite
+from ..pose.skeleton import Skeleton, get_skeleton
 from ._checks import Reduction, _check_one, _check_reduction, _check_two, _joint_list
 from .eval_result import EvalResult
 from .structure import _lengths, _require_items, bone_subset

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..checks import check_finite, check_pose
 from ..errors import PoseShapeError
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.checks import check_finite, check_pose
+from ..pose.skeleton import Skeleton, get_skeleton
 
 __all__ = ["NegativeSample", "Sampler", "perturbation_size", "check_gt", "check_k"]
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 import torch
 
 from ..errors import PoseShapeError
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.skeleton import Skeleton, get_skeleton
 from .base import NegativeSample, Sampler
 
 __all__ = ["hard_negatives", "project_min_distance", "HardNegatives"]

@@ -16,7 +16,7 @@ negative, or a tensor broadcastable to ``(B, K)``.
 
 from __future__ import annotations
 
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.skeleton import Skeleton, get_skeleton
 from ._random import Magnitude
 from .base import NegativeSample, Sampler
 from .perturb_functional import (  # noqa: F401  (re-exported: private names kept importable here)

@@ -7,8 +7,8 @@ import math
 
 import torch
 
-from ..kinematics import bone_vectors, forward_kinematics
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.kinematics import bone_vectors, forward_kinematics
+from ..pose.skeleton import Skeleton, get_skeleton
 from ._random import Magnitude, magnitude, rand, randn
 
 __all__ = [
@@ -75,7 +75,7 @@ def bone_direction_noise(
     Each bone direction ``u`` moves along the sphere by the exponential map of a random tangent
     vector ``v ~ N(0, angle^2 / 2 * I)`` in the plane orthogonal to ``u``:
     ``u' = cos|v| u + sin|v| v / |v|``, so ``angle_rad`` is the RMS rotation angle of a bone.
-    The pose is rebuilt by :func:`~sealloss.kinematics.forward_kinematics` with the original
+    The pose is rebuilt by :func:`~sealloss.pose.kinematics.forward_kinematics` with the original
     lengths (children follow their parents; their own directions are perturbed separately).
 
     Args:

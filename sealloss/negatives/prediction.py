@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import PoseShapeError
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.skeleton import Skeleton, get_skeleton
 from ._random import randn
 from .base import NegativeSample, Sampler
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.skeleton import Skeleton, get_skeleton
 from .mix import NegativeMixer
 from .perturb import BoneDirectionNoise, BoneLengthNoise, GaussianNoise, LimbFlip, LimbSwap
 

@@ -9,10 +9,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from ..canonical import CanonicalSpec, canonical_2d, canonical_3d
-from ..checks import check_pair
-from ..registry import weights_function
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.canonical import CanonicalSpec, canonical_2d, canonical_3d
+from ..pose.checks import check_pair
+from ..pose.skeleton import Skeleton, get_skeleton
 
 __all__ = ["EnergyOutput", "LossNet"]
 
@@ -37,9 +36,10 @@ class LossNet(nn.Module, ABC):
     """Base class of the loss-nets: checks, canonicalises, flattens, then scores.
 
     A loss-net knows what it is: :attr:`skeleton`, :attr:`spec` (the canonicalisation it applies
-    to its inputs, :class:`~sealloss.canonical.CanonicalSpec`, root ``"detach"`` by default) and
+    to its inputs, :class:`~sealloss.pose.canonical.CanonicalSpec`, root ``"detach"`` by default)
+    and
     :attr:`config` (a JSON-serialisable dict with ``"kind"``, from which
-    :func:`sealloss.hub.build_lossnet` rebuilds it).
+    :func:`sealloss.io.weights.build_lossnet` rebuilds it).
 
     dtype and device: inputs of any floating dtype (fp16, bf16, fp64) on any device are cast to
     the module's dtype and moved to its device; the energy is computed there and returned on the
@@ -110,7 +110,7 @@ class LossNet(nn.Module, ABC):
 
         Args:
             x2d: ``(..., J, 2)`` 2D input in the normalised screen frame
-                (:func:`sealloss.canonical.pixels_to_screen`).
+                (:func:`sealloss.pose.canonical.pixels_to_screen`).
             y3d: ``(..., J, 3)`` 3D pose in ``spec.units_3d`` (metres by default), any root
                 position (canonicalised inside: root-relative; with ``spec.root="detach"`` the
                 gradient on the root slot is exactly zero).
@@ -172,30 +172,6 @@ class LossNet(nn.Module, ABC):
         poses = torch.cat([y_pos.unsqueeze(1), y_neg], 1)
         e = self.energy(x2d.unsqueeze(1).expand(b, k + 1, *x2d.shape[1:]), poses)
         return e[:, 0], e[:, 1:]
-
-    # ------------------------------------------------------------------ weights
-    def save(self, path):
-        """Write weights and config to a safetensors file (:func:`sealloss.hub.save_lossnet`);
-        returns the path."""
-        return weights_function("save_lossnet")(self, path)
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        path_or_name,
-        map_location: str | torch.device = "cpu",
-        expect_skeleton: Skeleton | str | None = None,
-    ) -> LossNet:
-        """Load a saved or registered loss-net (:func:`sealloss.hub.load_lossnet`).
-
-        Called on a subclass, refuses files of another kind.
-        """
-        return weights_function("load_lossnet")(
-            path_or_name,
-            map_location=map_location,
-            expect_skeleton=expect_skeleton,
-            expect_kind=cls.kind or None,
-        )
 
     def extra_repr(self) -> str:
         return f"skeleton={self.skeleton.name!r}, units={self.spec.units_3d!r}"

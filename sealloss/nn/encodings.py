@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..skeleton import Skeleton
+from ..pose.skeleton import Skeleton
 
 __all__ = [
     "TOKEN_TO_JOINT",

@@ -9,9 +9,9 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
-from ..checks import check_pair
 from ..errors import PoseShapeError
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.checks import check_pair
+from ..pose.skeleton import Skeleton, get_skeleton
 from .encodings import hop_codes
 
 __all__ = ["poses_to_batch"]

@@ -10,10 +10,10 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 
-from ..canonical import UNIT_SCALE, CanonicalSpec
-from ..checks import check_finite
 from ..errors import PoseShapeError, SkeletonMismatchError
-from ..skeleton import Skeleton, get_skeleton
+from ..pose.canonical import UNIT_SCALE, CanonicalSpec
+from ..pose.checks import check_finite
+from ..pose.skeleton import Skeleton, get_skeleton
 from .attention import EdgePattern, SkeletonAttention
 from .base import EnergyOutput, LossNet
 from .encodings import FEATURE_SETS, GraphToken, HopBias, JointEncoder, hop_codes, joint_features

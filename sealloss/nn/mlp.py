@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..canonical import CanonicalSpec
-from ..skeleton import Skeleton
+from ..pose.canonical import CanonicalSpec
+from ..pose.skeleton import Skeleton
 from ._common import MAX_LAYERS, MAX_WIDTH, check_int_arg, make_activation
 from .base import LossNet
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from ..errors import PoseShapeError
 from ..metrics.functional import bsle
-from ..skeleton import Skeleton
+from ..pose.skeleton import Skeleton
 from .reducers import Reducer, Reduction, check_energies, reduce_loss
 
 __all__ = ["COST_KINDS", "task_cost", "margin_loss", "MarginObjective"]

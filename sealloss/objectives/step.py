@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..skeleton import Skeleton
+from ..pose.skeleton import Skeleton
 from .margin import COST_KINDS, margin_loss, task_cost
 from .nce import nce_loss
 from .reducers import Reduction
