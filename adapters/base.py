@@ -28,7 +28,6 @@ __all__ = [
     "CanonicalBatch",
     "LAYOUTS",
     "flip_canonical",
-    "check_last_dims",
     "joints_to_canonical_2d",
     "joints_from_canonical",
 ]
@@ -49,16 +48,6 @@ class CanonicalBatch:
     x2d: torch.Tensor
     pred: torch.Tensor
     target: torch.Tensor | None
-
-
-def check_last_dims(x: torch.Tensor, dims: tuple[int, ...], what: str) -> None:
-    """Raise :class:`PoseShapeError` unless ``x`` is a tensor ending in ``dims``."""
-    if not isinstance(x, torch.Tensor):
-        raise PoseShapeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
-    n = len(dims)
-    if x.dim() < n or tuple(x.shape[-n:]) != tuple(dims):
-        want = ", ".join(["..."] + [str(d) for d in dims])
-        raise PoseShapeError(f"{what} must have shape ({want}), got {tuple(x.shape)}")
 
 
 def _raw_flip(pose: torch.Tensor, skeleton: str, what: str) -> torch.Tensor:

@@ -29,9 +29,10 @@ import torch
 
 from sealloss.errors import PoseShapeError
 from sealloss.pose.canonical import to_canonical_3d
+from sealloss.pose.checks import check_last_dims
 from sealloss.pose.kinematics import bone_lengths
 
-from .base import Adapter, CanonicalBatch, check_last_dims
+from .base import Adapter, CanonicalBatch
 
 __all__ = ["MotionBERTFamilyAdapter", "UNIT_M_MEDIAN", "REF_BONE_M"]
 

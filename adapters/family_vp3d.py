@@ -22,9 +22,10 @@ import torch
 
 from sealloss.errors import PoseShapeError
 from sealloss.pose.canonical import to_canonical_3d
+from sealloss.pose.checks import check_last_dims
 from sealloss.pose.skeleton import get_skeleton, joint_map
 
-from .base import Adapter, check_last_dims, joints_from_canonical, joints_to_canonical_2d
+from .base import Adapter, joints_from_canonical, joints_to_canonical_2d
 
 __all__ = ["VideoPose3DFamilyAdapter"]
 

@@ -44,7 +44,7 @@ __all__ = ["add_arguments", "from_args", "parse_lambda", "PassThrough", "sidecar
 
 logger = logging.getLogger(__name__)
 
-MODES = ("dynamic", "static", "warm")
+MODES = ("dynamic", "static", "warm")  # sealloss.training.settings.MODES, in the flags' order
 FRESH = "fresh"  # --seal-resume value: restart the wrapper even though the backbone resumes
 
 
@@ -169,23 +169,25 @@ def from_args(
     """
     if not getattr(args, "seal", False):
         return PassThrough()
-    from sealloss.training.wrapper import AlternatingWrapper
+    from sealloss.training.settings import build_wrapper
 
     adapter = get(backbone, **adapter_kwargs)
     frames = int(getattr(args, "seal_frames", 8))
     lossnet = args.seal_lossnet
-    seal = AlternatingWrapper(
-        optimizer,
+    ratio = float(getattr(args, "seal_force_ratio", RECOMMENDED["target_force_ratio"]))
+    settings: dict[str, object] = {}
+    if args.seal_lambda == "auto" or ratio != RECOMMENDED["target_force_ratio"]:
+        settings["target_force_ratio"] = ratio  # only "auto" holds it (else: refused)
+    seal = build_wrapper(
         lossnet=None if str(lossnet).lower() == "none" else lossnet,
         lam=args.seal_lambda,
         mode=args.seal_mode,
-        target_force_ratio=float(
-            getattr(args, "seal_force_ratio", RECOMMENDED["target_force_ratio"])),
         score_fraction=float(getattr(args, "seal_score_fraction", RECOMMENDED["score_fraction"])),
         adapter=adapter,
         frames_per_clip=frames if frames > 0 else None,
         # upstream scripts (DataParallel included) put their outputs on cuda:0 when available
         device="cuda" if torch.cuda.is_available() else None,
+        **settings,
     )
     resume = _resume_source(str(getattr(args, "seal_resume", "") or ""), resume_from)
     _show_sealloss_logs()

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import torch
 
-from . import register
 from .family_vp3d import VideoPose3DFamilyAdapter
 
 __all__ = ["KTPFormerAdapter", "clone_module_outputs"]
 
 
-@register("ktpformer")
 class KTPFormerAdapter(VideoPose3DFamilyAdapter):
     """Adapter for KTPFormer (``JihuaPeng/KTPFormer``): seq2seq over 243-frame clips.
 

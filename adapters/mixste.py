@@ -9,13 +9,11 @@ into ``loss_total`` (BACKBONES.md s.0.1 (5)).
 
 from __future__ import annotations
 
-from . import register
 from .family_vp3d import VideoPose3DFamilyAdapter
 
 __all__ = ["MixSTEAdapter"]
 
 
-@register("mixste")
 class MixSTEAdapter(VideoPose3DFamilyAdapter):
     """Adapter for MixSTE (``JinluZhang1126/MixSTE``): seq2seq over 243-frame clips.
 

@@ -7,13 +7,11 @@ input has 5 channels (x, y, conf, vx, vy); :meth:`inputs_2d` keeps (x, y).
 
 from __future__ import annotations
 
-from . import register
 from .family_motionbert import MotionBERTFamilyAdapter
 
 __all__ = ["MotionAGFormerAdapter"]
 
 
-@register("motionagformer")
 class MotionAGFormerAdapter(MotionBERTFamilyAdapter):
     """Adapter for MotionAGFormer (``TaatiTeam/MotionAGFormer``): MotionBERT's data pipeline.
 

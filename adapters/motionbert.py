@@ -6,13 +6,11 @@
 
 from __future__ import annotations
 
-from . import register
 from .family_motionbert import MotionBERTFamilyAdapter
 
 __all__ = ["MotionBERTAdapter"]
 
 
-@register("motionbert")
 class MotionBERTAdapter(MotionBERTFamilyAdapter):
     """Adapter for MotionBERT (``Walter0807/MotionBERT``): 2.5D units, confidence channel.
 

@@ -7,13 +7,11 @@ keeps a reference before that line.
 
 from __future__ import annotations
 
-from . import register
 from .family_vp3d import VideoPose3DFamilyAdapter
 
 __all__ = ["PoseFormerAdapter"]
 
 
-@register("poseformer")
 class PoseFormerAdapter(VideoPose3DFamilyAdapter):
     """Adapter for PoseFormer (``zczcwh/PoseFormer``): a 2D window in, its centre frame out.
 

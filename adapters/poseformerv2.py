@@ -6,13 +6,11 @@ frames plus ``coeff-kept`` DCT coefficients internally, and the matching 2D fram
 
 from __future__ import annotations
 
-from . import register
 from .family_vp3d import VideoPose3DFamilyAdapter
 
 __all__ = ["PoseFormerV2Adapter"]
 
 
-@register("poseformerv2")
 class PoseFormerV2Adapter(VideoPose3DFamilyAdapter):
     """Adapter for PoseFormerV2 (``QitaoZhao/PoseFormerV2``): a 2D window in, its centre out.
 

@@ -24,12 +24,11 @@ import numpy as np
 import torch
 
 from sealloss.errors import PoseShapeError
-from sealloss.pose.canonical import pixels_to_screen, screen_to_pixels
+from sealloss.pose.canonical import pixels_to_screen, root_relative, screen_to_pixels
+from sealloss.pose.checks import check_last_dims
 
-from . import register
 from .base import (
     Adapter,
-    check_last_dims,
     flip_canonical,
     joints_from_canonical,
     joints_to_canonical_2d,
@@ -65,7 +64,6 @@ def _compact(
     return m, s
 
 
-@register("simplebaseline")
 class SimpleBaselineAdapter(Adapter):
     """Adapter for weigq's SimpleBaseline (flat, z-scored pixels in, z-scored mm out).
 
@@ -167,7 +165,7 @@ class SimpleBaselineAdapter(Adapter):
     def to_upstream_3d(self, y_canon: torch.Tensor) -> torch.Tensor:
         """``(..., 17, 3)`` metres -> ``(..., 48)`` z-scored mm (made root-relative first)."""
         check_last_dims(y_canon, (self.num_joints, 3), "canonical 3D pose")
-        mm = (y_canon - y_canon[..., :1, :]) * 1000.0
+        mm = root_relative(y_canon) * 1000.0
         flat = mm[..., 1:, :].flatten(-2)
         return (flat - self.mean_3d.to(flat)) / self.std_3d.to(flat)
 

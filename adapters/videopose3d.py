@@ -7,13 +7,11 @@ with ``--causal``). Build with ``get("videopose3d", pad=pad, causal_shift=causal
 
 from __future__ import annotations
 
-from . import register
 from .family_vp3d import VideoPose3DFamilyAdapter
 
 __all__ = ["VideoPose3DAdapter"]
 
 
-@register("videopose3d")
 class VideoPose3DAdapter(VideoPose3DFamilyAdapter):
     """Adapter for VideoPose3D (``facebookresearch/VideoPose3D``): temporal convolutions.
 

@@ -353,7 +353,7 @@ def plot(fig_data: dict, path: Path, title: str) -> None:
     except ImportError:
         print("matplotlib not installed: no PNG written")
         return
-    from sealloss.demo.plots import draw_skeleton_3d
+    from sealloss.demo.skeleton_plots import draw_skeleton_3d
 
     fig = plt.figure(figsize=(15, 4.6))
     ax = fig.add_subplot(1, 5, (1, 2))

@@ -7,7 +7,7 @@ Stacked-Hourglass detections), and is scored on S8 only, with that kind (the fro
 kind: nothing here reads S9/S11, HumanEva-I or Bandai Namco. Families (``--families``):
 
 - ``plain``: the supervised MPJPE only (the reference of every paired difference);
-- ``explicit``: + ``w * (bone_length_loss + symmetry_loss)`` at 4 weights;
+- ``explicit``: + ``w * (bsle + lse)`` (bone-length and symmetry losses) at 4 weights;
 - ``static-graph``: + the recommended SEAL setting (static pretrained graph loss-net, lambda
   "auto", a quarter of the batch scored) at 3 force ratios; the loss-net is pretrained without
   S8 (``bench/pretrain_h36m.py --validate``);

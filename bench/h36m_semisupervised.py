@@ -5,7 +5,7 @@ subjects' 2D used without their 3D). Every arm trains a SimpleBaseline (width 51
 number of steps, each step one labeled batch and one unlabeled batch, same seeds and data order:
 
 - ``plain``: the supervised MPJPE on the labeled batch only (the unlabeled batch is unused);
-- ``sym``: + ``w_sym * symmetry_loss`` on the unlabeled predictions (the ground-truth-free
+- ``sym``: + ``w_sym * lse`` (the symmetry loss) on the unlabeled predictions (the ground-truth-free
   explicit rival);
 - ``seal``: + ``seal.unlabeled(x_u, y_hat_u)``: the learned energy on the unlabeled predictions
   (static loss-net, ``lam_unlabeled="auto"`` at a force ratio against the labeled pull);
@@ -58,7 +58,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sealloss import AlternatingWrapper
 from sealloss.data import (
     TEST_SUBJECTS,
     h36m_input_pairs,
@@ -68,8 +67,10 @@ from sealloss.demo.baselines import SimpleBaseline
 from sealloss.demo.experiment import epoch_order, predict
 from sealloss.io.weights import load_lossnet
 from sealloss.metrics import evaluate
-from sealloss.metrics.structural import symmetry_loss
+from sealloss.metrics.functional import lse
+from sealloss.metrics.structural import DEFAULT_EPS
 from sealloss.posthoc.refinement import refine, sequence_median_bones, symmetrise_bones
+from sealloss.training.settings import build_wrapper
 
 METRICS = ("MPJPE", "P-MPJPE", "LSE", "BSLE")
 ARM_KINDS = ("plain", "sym", "seal", "seal+sym", "self", "sym-teacher", "median-teacher",
@@ -156,9 +157,9 @@ def train(arm: dict, args, x_l, y_l, x_u, seed: int, pseudo: torch.Tensor | None
     gamma = 0.05 ** (1.0 / args.steps)
     seal = None
     if "force_ratio" in arm:
-        seal = AlternatingWrapper(opt, args.lossnet, mode="static", lam=0.0,
-                                  lam_unlabeled="auto", unlabeled_force_ratio=arm["force_ratio"],
-                                  score_fraction=1.0, seed=seed, log_every=10**9)
+        seal = build_wrapper(lossnet=args.lossnet, mode="static", lam=0.0,
+                             lam_unlabeled="auto", unlabeled_force_ratio=arm["force_ratio"],
+                             score_fraction=1.0, seed=seed, log_every=10**9)
     w_sym = arm.get("w_sym", 0.0)
     bs = args.batch_size
     n_l, n_u = x_l.shape[0], x_u.shape[0]
@@ -176,7 +177,7 @@ def train(arm: dict, args, x_l, y_l, x_u, seed: int, pseudo: torch.Tensor | None
         loss_sup = (p_l - yb).norm(dim=-1).mean()
         loss = loss_sup
         if w_sym:
-            loss = loss + w_sym * symmetry_loss(p_u, "h36m17")
+            loss = loss + w_sym * lse(p_u, "h36m17", eps=DEFAULT_EPS)
         if pseudo is not None:
             loss = loss + args.w_pseudo * (p_u - pseudo[iu]).norm(dim=-1).mean()
         if seal is not None:

@@ -65,6 +65,7 @@ from sealloss.data import load_h36m  # noqa: E402
 from sealloss.demo.experiment import ArmConfig, TrainConfig, predict, train_arm  # noqa: E402
 from sealloss.io.weights import load_lossnet  # noqa: E402
 from sealloss.metrics import evaluate  # noqa: E402
+from sealloss.pose.canonical import root_relative  # noqa: E402
 from sealloss.pose.skeleton import get_skeleton  # noqa: E402
 from sealloss.posthoc.refinement import refine, sequence_median_bones, symmetrise_bones  # noqa: E402
 from sealloss.training.diagnostics import alignment  # noqa: E402
@@ -138,9 +139,8 @@ def alignment_per_sample(net, x2d, y_hat, y_gt, batch: int = 4096) -> torch.Tens
     for i in range(0, x2d.shape[0], batch):
         yh = y_hat[i : i + batch].clone().requires_grad_(True)
         (g,) = torch.autograd.grad(net.energy(x2d[i : i + batch], yh).sum(), yh)
-        r = SK.root
-        yh0 = yh.detach() - yh.detach()[:, r : r + 1]
-        yg0 = y_gt[i : i + batch] - y_gt[i : i + batch, r : r + 1]
+        yh0 = root_relative(yh.detach(), SK.root)
+        yg0 = root_relative(y_gt[i : i + batch], SK.root)
         cos.append(alignment(g, yh0, yg0, per_sample=True))
     return torch.cat(cos).float()
 

@@ -108,6 +108,7 @@ def wrapper_overhead(batch: int, repeats: int, seed: int = 0) -> dict:
     0.25) at ``batch`` poses, interleaved; times in ms, ratio = wrapper / plain."""
     from sealloss.demo.baselines import SimpleBaseline
     from sealloss.demo.experiment import interleaved_times, ratio_summary
+    from sealloss.training.energy_term import EnergyTerm
     from sealloss.training.wrapper import AlternatingWrapper
 
     gen = torch.Generator().manual_seed(seed)
@@ -120,7 +121,7 @@ def wrapper_overhead(batch: int, repeats: int, seed: int = 0) -> dict:
         m = SimpleBaseline()
         models.append(m)
         opts.append(torch.optim.SGD(m.parameters(), lr=1e-3))
-    seal = AlternatingWrapper(opts[1], "h36m17", mode="static", score_fraction=0.25,
+    seal = AlternatingWrapper("h36m17", energy=EnergyTerm(score_fraction=0.25),
                               log_every=10**9, seed=seed)
 
     def plain(_: int) -> None:

@@ -17,9 +17,16 @@ from sealloss.negatives import (
     HardNegatives,
     LimbSwap,
     NegativeMixer,
+    default_negatives,
 )
 from sealloss.nn import GraphormerLossNet, MLPLossNet
-from sealloss.training.wrapper import default_negatives
+
+#: an override value that removes the key from the base settings (a setting the variant makes
+#: meaningless: build_wrapper refuses a key that would be ignored)
+UNSET = object()
+#: the base's loss-net training keys, removed by the static variants
+_NO_TRAINER = {k: UNSET for k in ("update_every", "lossnet_batch", "num_negatives", "objective",
+                                  "margin", "lossnet_lr")}
 
 
 def base_kwargs(seed: int) -> dict:
@@ -74,11 +81,11 @@ _TABLE: dict[str, tuple[str, Overrides]] = {
     "base": ("auto lambda (force ratio 0.3), dynamic, margin, default negatives x2",
              lambda s, n, w: {}),
     "lam-fixed-2e-4": ("fixed lambda 2e-4 (the auto controller's typical value)",
-                       lambda s, n, w: {"lam": 2e-4}),
+                       lambda s, n, w: {"lam": 2e-4, "target_force_ratio": UNSET}),
     "lam-fixed-1e-3": ("fixed lambda 1e-3 (SEAL reference code's MLP value)",
-                       lambda s, n, w: {"lam": 1e-3}),
+                       lambda s, n, w: {"lam": 1e-3, "target_force_ratio": UNSET}),
     "lam-ramp": ("lambda ramped linearly 0 -> 2e-4 over the first half",
-                 lambda s, n, w: {"lam": _ramp(n, 2e-4)}),
+                 lambda s, n, w: {"lam": _ramp(n, 2e-4), "target_force_ratio": UNSET}),
     "force-0.1": ("auto lambda, force ratio 0.1", lambda s, n, w: {"target_force_ratio": 0.1}),
     "force-1.0": ("auto lambda, force ratio 1.0", lambda s, n, w: {"target_force_ratio": 1.0}),
     "neg-pred-only": ("negatives: the pose-net's predictions only",
@@ -101,15 +108,17 @@ _TABLE: dict[str, tuple[str, Overrides]] = {
     "mlp": ("MLP loss-net (width 256, 2 blocks)",
             lambda s, n, w: {"lossnet": _seeded(lambda: MLPLossNet(
                 "h36m17", width=256, blocks=2), s)}),
-    "nce": ("NCE ranking objective instead of margin", lambda s, n, w: {"objective": "nce"}),
+    "nce": ("NCE ranking objective instead of margin",
+            lambda s, n, w: {"objective": "nce", "margin": UNSET}),
     "cost-bone": ("margin task cost MPJPE + bone-length error",
                   lambda s, n, w: {"task_cost": "mpjpe+bone"}),
     "static-pretrained": ("pretrained loss-net (S8-free on validation), frozen (static)",
-                          lambda s, n, w: {"lossnet": w, "mode": "static"}),
+                          lambda s, n, w: {"lossnet": w, "mode": "static", **_NO_TRAINER}),
     "warm-pretrained": ("pretrained loss-net (S8-free on validation), fine-tuned (warm)",
                         lambda s, n, w: {"lossnet": w, "mode": "warm"}),
     "static-cheap": ("pretrained, frozen (static), scoring 1/8 of the batch",
-                     lambda s, n, w: {"lossnet": w, "mode": "static", "score_fraction": 0.125}),
+                     lambda s, n, w: {"lossnet": w, "mode": "static", "score_fraction": 0.125,
+                                      **_NO_TRAINER}),
     "cheap": ("cheaper: score 1/8 of the batch, update every 4th step, loss-net batch 32",
               lambda s, n, w: {"score_fraction": 0.125, "update_every": 4,
                                    "lossnet_batch": 32}),
@@ -128,6 +137,7 @@ def _authors_recipe(seed: int) -> dict:
         "objective": "margin", "margin": 10.0, "energy_reg": 0.0, "update_every": 1,
         "lossnet_batch": None, "score_fraction": 1.0,
         "lossnet_optimizer": torch.optim.AdamW(net.parameters(), lr=1e-4),
+        "lossnet_lr": UNSET, "target_force_ratio": UNSET,
     }
 
 
@@ -143,7 +153,8 @@ VARIANTS = tuple(_TABLE)
 def seal_variant(
     name: str, seed: int, n_train: int, cfg: TrainConfig, pretrained: str = "h36m17"
 ) -> tuple[str, dict]:
-    """(description, wrapper kwargs) of a named variant: :func:`base_kwargs` plus its changes.
+    """(description, flat wrapper settings) of a named variant: :func:`base_kwargs` plus its
+    changes (an :data:`UNSET` change removes a base key the variant makes meaningless).
 
     ``pretrained``: the loss-net weights of the static and warm variants (a registered name or a
     path). On S8 validation use weights pretrained without S8 (``bench/pretrain_h36m.py
@@ -154,4 +165,4 @@ def seal_variant(
     desc, overrides = _TABLE[name]
     kw = base_kwargs(seed)
     kw.update(overrides(seed, total_steps(n_train, cfg), pretrained))
-    return desc, kw
+    return desc, {k: v for k, v in kw.items() if v is not UNSET}

@@ -92,7 +92,7 @@ def run_soak(
     model.set_input_stats(x)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     net = make_lossnet(lossnet)
-    seal = AlternatingWrapper(opt, net, seed=seed, log_every=10**9)
+    seal = AlternatingWrapper(net, seed=seed, log_every=10**9)
     per_epoch = x.shape[0] // batch
     rows: list[dict[str, Any]] = []
     cur: dict[str, list[float]] = {k: [] for k in (*TRACKED, "mpjpe_mm")}

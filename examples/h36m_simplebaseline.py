@@ -32,7 +32,7 @@ def train(x, y, use_seal: bool, args) -> torch.nn.Module:
     if use_seal:  # SEAL
         # SEAL: the recommended setting (sealloss.defaults.RECOMMENDED): the shipped h36m17
         # loss-net, frozen, lam="auto" at force ratio 0.3, scoring a quarter of each batch
-        seal = AlternatingWrapper(opt, seed=args.seed)  # SEAL
+        seal = AlternatingWrapper(seed=args.seed)  # SEAL
     bar = tqdm(total=steps, desc="SEAL" if use_seal else "plain")
     for epoch in range(args.epochs):
         model.train()

@@ -83,7 +83,7 @@ def main() -> None:
           f"{err_mm.mean():.1f} mm")
 
     if args.plot:
-        from sealloss.demo.plots import plot_blame
+        from sealloss.demo.skeleton_plots import plot_blame
 
         top = scores.ranking()[:3]
         path = plot_blame(args.plot, pred[top], scores.blame[top].clamp_min(0), net.skeleton,

@@ -212,11 +212,13 @@ class Report:
                 + (f"; stand-ins: {', '.join(self.stubs)}" if self.stubs else ""))
 
 
-def build_wrapper(optimizer, adapter, lam: float, lossnet, frames_per_clip):
+def build_wrapper(adapter, lam: float, lossnet, frames_per_clip):
+    from sealloss.training.energy_term import EnergyTerm
+    from sealloss.training.lossnet_trainer import LossNetTrainer
     from sealloss.training.wrapper import AlternatingWrapper
 
-    return AlternatingWrapper(optimizer, lossnet=lossnet, lam=lam, mode="dynamic",
-                              adapter=adapter, frames_per_clip=frames_per_clip)
+    return AlternatingWrapper(lossnet, trainer=LossNetTrainer(), adapter=adapter, lam=lam,
+                              energy=EnergyTerm(frames_per_clip=frames_per_clip))
 
 
 def run(
@@ -263,7 +265,7 @@ def run(
     grads = {}
     for tag, lam in (("plain", None), ("lam0", 0.0), ("lam", args.lam)):
         model.zero_grad(set_to_none=True)
-        seal = None if lam is None else build_wrapper(optimizer, adapter, lam, lossnet,
+        seal = None if lam is None else build_wrapper(adapter, lam, lossnet,
                                                       frames_per_clip)
         loss_again = loss_fn(pred, y)
         if pattern == "add":
@@ -286,7 +288,7 @@ def run(
     rep.rel_change = ((grads["lam"] - grads["plain"]).norm() / grads["plain"].norm()).item()
     del loss, pred
 
-    seal = build_wrapper(optimizer, adapter, args.lam, lossnet, frames_per_clip)
+    seal = build_wrapper(adapter, args.lam, lossnet, frames_per_clip)
     t0 = time.perf_counter()
     for _ in range(args.steps):
         x, y = batches()

@@ -12,7 +12,7 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -48,8 +48,8 @@ _EXPORTS: dict[str, str] = {
     "joint_map": ".pose.skeleton",
     "list_skeletons": ".pose.skeleton",
     "StructuralLoss": ".metrics.structural",
-    "bone_length_loss": ".metrics.structural",
-    "symmetry_loss": ".metrics.structural",
+    "bsle": ".metrics.functional",
+    "lse": ".metrics.functional",
     "AlternatingWrapper": ".training.wrapper",
     "refine": ".posthoc.refinement",
     "RefineResult": ".posthoc.refinement",
@@ -77,7 +77,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from
     )
     from .io.weights import build_lossnet, list_pretrained, load_lossnet, save_lossnet
     from .metrics import PoseEvaluator, evaluate
-    from .metrics.structural import StructuralLoss, bone_length_loss, symmetry_loss
+    from .metrics.functional import bsle, lse
+    from .metrics.structural import StructuralLoss
     from .nn import EnergyOutput, GraphormerLossNet, LossNet, MLPLossNet
     from .pose.canonical import canonical_2d, canonical_3d, pixels_to_screen, screen_to_pixels
     from .pose.skeleton import Skeleton, get_skeleton, joint_map, list_skeletons
@@ -102,6 +103,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "__version__",
     "AlternatingWrapper",
     "RECOMMENDED",
     "GraphormerLossNet",
@@ -115,8 +117,8 @@ __all__ = [
     "evaluate",
     "PoseEvaluator",
     "StructuralLoss",
-    "bone_length_loss",
-    "symmetry_loss",
+    "bsle",
+    "lse",
     "Skeleton",
     "get_skeleton",
     "joint_map",

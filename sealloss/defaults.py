@@ -1,8 +1,8 @@
 """The recommended SEAL setting: one constant that every entry point's defaults follow.
 
-:class:`~sealloss.training.wrapper.AlternatingWrapper`, the Lightning ``SealCallback``, the
-``--seal*``
-flags of the example patches (:mod:`sealloss.adapters.hooks`) and the SEAL arm of
+:class:`~sealloss.training.wrapper.AlternatingWrapper` and its parts, the flat-settings builder
+(:func:`sealloss.training.settings.build_wrapper`), the Lightning ``SealCallback``, the
+``--seal*`` flags of the example patches (:mod:`sealloss.adapters.hooks`) and the SEAL arm of
 ``sealloss demo`` all default to :data:`RECOMMENDED` (checked by ``tests/test_defaults.py``).
 
 Why this setting: the shipped pretrained loss-net (``"h36m17"``), frozen (``mode="static"``),
@@ -31,7 +31,8 @@ __all__ = [
     "refine_defaults",
 ]
 
-#: The recommended, measured setting (read-only). Keys are AlternatingWrapper arguments.
+#: The recommended, measured setting (read-only). Keys are flat wrapper settings
+#: (:func:`sealloss.training.settings.build_wrapper`); the parts' own defaults read them too.
 RECOMMENDED: MappingProxyType[str, Any] = MappingProxyType({
     "lossnet": "h36m17",
     "mode": "static",
@@ -43,7 +44,7 @@ RECOMMENDED: MappingProxyType[str, Any] = MappingProxyType({
 
 def recommended(**overrides: Any) -> dict[str, Any]:
     """A mutable copy of :data:`RECOMMENDED`, with ``overrides`` applied (unknown keys are
-    kept: they are passed on to the wrapper, which checks them)."""
+    kept: :func:`sealloss.training.settings.build_wrapper` checks them)."""
     return {**RECOMMENDED, **overrides}
 
 

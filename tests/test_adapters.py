@@ -419,7 +419,7 @@ def test_from_args_builds_a_wrapper_and_the_sidecar_round_trips(tmp_path):
     args = p.parse_args(["--seal", "--seal-lossnet", "none", "--seal-lambda", "0.01",
                          "--seal-mode", "dynamic", "--seal-score-fraction", "1"])
     seal = from_args(args, None, "mixste")
-    assert seal.adapter.name == "mixste" and seal.frames_per_clip == 8 and seal.lam == 0.01
+    assert seal.adapter.name == "mixste" and seal.energy.frames_per_clip == 8 and seal.lam == 0.01
     x, y_hat, y = upstream_batch("mixste")
     y_hat.requires_grad_(True)
     seal(torch.zeros((), requires_grad=True), x, y_hat, y).backward()

@@ -11,7 +11,7 @@ import torch
 
 from sealloss.data.embedded import load_embedded
 from sealloss.nn import GraphormerLossNet
-from sealloss.training.wrapper import AlternatingWrapper
+from sealloss.training.settings import build_wrapper
 
 torch.set_num_threads(1)
 
@@ -53,7 +53,7 @@ def test_wrapper_scores_in_float32_inside_autocast(pairs):
     region it is the same float32 number, for bf16 predictions."""
     x, y = pairs[0][:32], pairs[1][:32]
     y_hat = (y + 0.02).to(torch.bfloat16)
-    seal = AlternatingWrapper(None, _lossnet(), lam=0.3, mode="static", score_fraction=1.0,
+    seal = build_wrapper(lossnet=_lossnet(), lam=0.3, mode="static", score_fraction=1.0,
                               log_every=10**9)
     loss = torch.tensor(0.1, dtype=torch.bfloat16)
     plain = seal.energy_term(loss.float(), x, y_hat, y)
@@ -66,7 +66,7 @@ def test_bf16_autocast_training_keeps_the_energy_term_finite(pairs):
     x, y = pairs
     model, net = _posenet(), _lossnet()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    seal = AlternatingWrapper(opt, net, lam="auto", lossnet_batch=16, seed=0, log_every=10**9,
+    seal = build_wrapper(lossnet=net, lam="auto", lossnet_batch=16, seed=0, log_every=10**9,
                               mode="dynamic", score_fraction=1.0, target_force_ratio=0.1)
     terms, gaps = [], []
     with warnings.catch_warnings():
@@ -97,7 +97,7 @@ def test_gradscaler_recipe_with_an_overflow_step(pairs):
     x, y = pairs[0][:32], pairs[1][:32]
     model = _posenet()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    seal = AlternatingWrapper(opt, _lossnet(), lam=1e-2, seed=0, log_every=10**9,
+    seal = build_wrapper(lossnet=_lossnet(), lam=1e-2, seed=0, log_every=10**9,
                               mode="dynamic", score_fraction=1.0)
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
     for step in range(3):

@@ -13,9 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from h36m_ablation import merge, summarise  # noqa: E402
 from seal_variants import VARIANTS, seal_variant  # noqa: E402
 
-from sealloss import AlternatingWrapper  # noqa: E402
 from sealloss.demo.baselines import SimpleBaseline  # noqa: E402
 from sealloss.demo.experiment import TrainConfig  # noqa: E402
+from sealloss.training.settings import build_wrapper
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -25,8 +25,7 @@ def test_every_variant_builds_and_steps(name):
     assert desc
     torch.manual_seed(0)
     model = SimpleBaseline(width=16, blocks=1, dropout=0.0)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    seal = AlternatingWrapper(opt, **kw)
+    seal = build_wrapper(**kw)
     x = torch.randn(8, 17, 2) * 0.3
     y = torch.randn(8, 17, 3) * 0.2
     pred = model(x)

@@ -294,7 +294,7 @@ def test_demo_quick_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) ->
 
 
 def test_demo_table_paired_differences() -> None:
-    from sealloss.cli.main import DemoResult
+    from sealloss.demo.runner import DemoResult
 
     def m(v: float) -> dict[str, float]:
         return {"MPJPE": v, "LSE": v / 10}

@@ -188,5 +188,5 @@ def test_every_adapter_class_has_a_docstring() -> None:
     import sealloss.adapters as adapters
 
     for name in adapters.available():
-        cls = adapters._REGISTRY[name]
+        cls = adapters.ADAPTERS[name]
         assert cls.__doc__ and cls.__doc__ != adapters.base.Adapter.__doc__, name

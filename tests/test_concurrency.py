@@ -1,7 +1,7 @@
 """Several writers on one file, SIGKILL at random points (issue 23): no lost or broken file.
 
 Writers are real processes: checkpoints (:func:`sealloss.io.checkpoint.save_checkpoint`) and the
-CLI's output writer (:func:`sealloss.cli._common.write_npz`, what ``refine`` and ``score``
+CLI's output writer (:func:`sealloss.io.atomic.write_npz`, what ``refine`` and ``score``
 write with), plus three ``sealloss evaluate --json`` runs writing one file at once. Before the
 fix, ``test_concurrent_checkpoint_saves_lose_nothing`` lost about 2-3 % of the saves
 (``FileNotFoundError`` at the rename: another writer's clean-up removed a temporary file between
@@ -48,7 +48,7 @@ print(len(fails), fails[:3])
 
 _NPZ_WRITER = """
 import sys, numpy as np
-from sealloss.cli._common import write_npz
+from sealloss.io.atomic import write_npz
 path, wid, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 fails = 0
 for i in range(n):

@@ -31,8 +31,20 @@ def test_the_recommended_setting_is_the_measured_one() -> None:
 
 
 def test_wrapper_defaults() -> None:
+    from sealloss.training.energy_term import EnergyTerm
+    from sealloss.training.lam import LambdaController
+    from sealloss.training.settings import build_wrapper
+
     params = inspect.signature(sealloss.AlternatingWrapper.__init__).parameters
-    assert {k: params[k].default for k in RECOMMENDED} == dict(RECOMMENDED)
+    assert params["lossnet"].default == RECOMMENDED["lossnet"]
+    assert params["lam"].default == RECOMMENDED["lam"]
+    assert params["trainer"].default is None and RECOMMENDED["mode"] == "static"
+    score = inspect.signature(EnergyTerm.__init__).parameters["score_fraction"].default
+    target = inspect.signature(LambdaController.__init__).parameters["target"].default
+    assert (score, target) == (RECOMMENDED["score_fraction"], RECOMMENDED["target_force_ratio"])
+    seal = build_wrapper()  # the flat settings default to RECOMMENDED
+    assert seal.trainer is None and seal.energy.score_fraction == RECOMMENDED["score_fraction"]
+    assert seal.lam_control.target == RECOMMENDED["target_force_ratio"]
 
 
 def test_callback_defaults() -> None:
@@ -58,8 +70,8 @@ def test_example_patch_wrapper_gets_the_recommended_setting() -> None:
 
     seal = from_args(add_arguments(argparse.ArgumentParser()).parse_args(["--seal"]), None,
                      "videopose3d")
-    assert seal.mode == "static" and seal.score_fraction == RECOMMENDED["score_fraction"]
-    assert seal.target_force_ratio == RECOMMENDED["target_force_ratio"]
+    assert seal.mode == "static" and seal.energy.score_fraction == RECOMMENDED["score_fraction"]
+    assert seal.lam_control.target == RECOMMENDED["target_force_ratio"]
 
 
 class _Stop(Exception):
@@ -68,11 +80,11 @@ class _Stop(Exception):
 
 def test_demo_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """The demo's SEAL arm, as the command line builds it by default, gets RECOMMENDED."""
-    import sealloss.cli.main
     import sealloss.demo.experiment
-    from sealloss.cli.main import DemoConfig, build_parser
+    from sealloss.cli.main import build_parser
     from sealloss.demo.baselines import SimpleBaseline
     from sealloss.demo.experiment import TrainResult
+    from sealloss.demo.runner import DemoConfig, run_demo
 
     assert DemoConfig().seal_mode == RECOMMENDED["mode"]
     assert build_parser().parse_args(["demo"]).seal_mode == RECOMMENDED["mode"]
@@ -87,5 +99,5 @@ def test_demo_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
 
     monkeypatch.setattr(sealloss.demo.experiment, "train_arm", fake_train_arm)
     with pytest.raises(_Stop):
-        sealloss.cli.main.run_demo(DemoConfig(out=str(tmp_path), quick=True))
+        run_demo(DemoConfig(out=str(tmp_path), quick=True))
     assert seen[-1].seal and seen[-1].seal_kwargs == dict(RECOMMENDED)

@@ -9,7 +9,7 @@ import torch
 
 from sealloss.errors import PoseShapeError
 from sealloss.training.diagnostics import (
-    Diagnostics,
+    SealStats,
     alignment,
     energy_gap,
     force_ratio,
@@ -93,7 +93,7 @@ def test_ranking_accuracy_per_column_and_by_kind():
 def test_diagnostics_collect_and_as_dict():
     e_gt = torch.tensor([0.0, 0.0])
     e_pred = torch.tensor([1.0, 3.0])
-    d = Diagnostics.collect(
+    d = SealStats.collect(
         e_pred=e_pred,
         e_gt=e_gt,
         cost=torch.tensor([2.0, 2.0]),
@@ -106,15 +106,16 @@ def test_diagnostics_collect_and_as_dict():
         kinds=["gaussian", "swap"],
     )
     out = d.as_dict()
-    assert out["energy_gap_mean"] == pytest.approx(2.0)
+    assert out["energy_gap"] == pytest.approx(2.0)
     assert out["energy_gap_std"] == pytest.approx(1.0)
-    assert out["energy_gap_ratio"] == pytest.approx(2.0)
+    assert out["gap_snr"] == pytest.approx(2.0)
     assert out["margin_violations"] == pytest.approx(0.5)
     assert out["force_ratio"] == pytest.approx(0.1)
     assert out["alignment"] == pytest.approx(0.5)  # cos 1 and cos 0 (zero gradient)
     assert out["ranking/prediction"] == 1.0
     assert out["ranking/gaussian"] == 1.0 and out["ranking/swap"] == 0.5
     assert all(isinstance(v, float) for v in out.values())
-    assert Diagnostics().as_dict() == {}
-    partial = Diagnostics.collect(e_gt=e_gt, e_neg=torch.ones(2, 3)).as_dict(prefix="val/")
-    assert partial == {"val/ranking/all": 1.0}
+    assert SealStats().measured() == {"step": 0.0, "scored": 0.0, "lossnet_updated": 0.0,
+                                      "skipped_energy_steps": 0.0, "skipped_lossnet_steps": 0.0}
+    partial = SealStats.collect(e_gt=e_gt, e_neg=torch.ones(2, 3)).measured(prefix="val/")
+    assert partial["val/ranking/all"] == 1.0 and "val/energy_gap" not in partial

@@ -28,7 +28,7 @@ import torch.multiprocessing as mp
 from sealloss.data.embedded import load_embedded
 from sealloss.io.checkpoint import load_checkpoint, save_checkpoint
 from sealloss.nn import GraphormerLossNet
-from sealloss.training.wrapper import AlternatingWrapper
+from sealloss.training.settings import build_wrapper
 
 WORLD, STEPS, GLOBAL_BATCH = 2, 4, 16
 TIMEOUT_S = 150
@@ -52,10 +52,10 @@ def _build(lam, negatives, seed, lossnet_seed=0):
     # exactly zero in theory (the key bias of softmax attention) into lr-sized steps
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     lossnet_opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    seal = AlternatingWrapper(
-        opt, net, lam=lam, negatives=negatives, lossnet_batch=None, score_fraction=1.0,
+    seal = build_wrapper(
+        lossnet=net, lam=lam, negatives=negatives, lossnet_batch=None, score_fraction=1.0,
         objective="margin", lossnet_optimizer=lossnet_opt, seed=seed, log_every=10**9,
-        mode="dynamic", target_force_ratio=0.1,
+        mode="dynamic", **({"target_force_ratio": 0.1} if lam == "auto" else {}),
     )
     return model, opt, seal
 

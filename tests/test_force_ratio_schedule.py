@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from sealloss import AlternatingWrapper
 from sealloss.nn import MLPLossNet
 from sealloss.training.lam import LambdaController
+from sealloss.training.settings import build_wrapper
 
 
 def test_controller_follows_the_scheduled_target():
@@ -33,7 +33,7 @@ def _setup(target):
     net = MLPLossNet("h36m17", width=32, blocks=1)
     model = torch.nn.Linear(34, 51)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-    seal = AlternatingWrapper(opt, net, mode="static", lam="auto", target_force_ratio=target,
+    seal = build_wrapper(lossnet=net, mode="static", lam="auto", target_force_ratio=target,
                               score_fraction=1.0, log_every=1, seed=0)
     return model, opt, seal
 

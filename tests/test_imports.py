@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import shutil
 import subprocess
@@ -61,61 +60,6 @@ def test_help_works() -> None:
     exe = shutil.which("sealloss")
     if exe:
         assert subprocess.run([exe, "--help"], capture_output=True, timeout=120).returncode == 0
-
-
-def _static_imports(path: Path, module: str, package: str, names: set[str]) -> set[str]:
-    """sealloss modules ``path`` imports (module level or inside functions), ignoring
-    ``if TYPE_CHECKING:`` blocks and the module's own parent packages (always imported before
-    it, e.g. ``from . import __version__``); ``from pkg import sub`` counts as importing the
-    sub-module ``pkg.sub`` only."""
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            node.body = []
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if
-                                                                       node.module else []))
-            else:
-                base = node.module or ""
-            subs = {f"{base}.{a.name}" for a in node.names} & names
-            found |= subs if subs else {base}
-        elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-    ancestors = {module.rsplit(".", i)[0] for i in range(1, module.count(".") + 1)}
-    return {m for m in found if m in names and m != module and m not in ancestors}
-
-
-def test_no_import_cycles() -> None:
-    files = {}
-    for f in PKG.rglob("*.py"):
-        parts = ["sealloss", *f.relative_to(PKG).with_suffix("").parts]
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-            files[".".join(parts)] = (f, ".".join(parts))
-        else:
-            files[".".join(parts)] = (f, ".".join(parts[:-1]))
-    graph = {m: _static_imports(f, m, pkg, set(files)) for m, (f, pkg) in files.items()}
-    state: dict[str, int] = {}  # 1: on the path, 2: done
-    cycles: list[list[str]] = []
-
-    def visit(m: str, path: list[str]) -> None:
-        state[m] = 1
-        for n in sorted(graph[m]):
-            if state.get(n) == 1:
-                cycles.append(path[path.index(n):] + [n])
-            elif n not in state:
-                visit(n, path + [n])
-        state[m] = 2
-
-    for m in sorted(graph):
-        if m not in state:
-            visit(m, [m])
-    assert not cycles, f"import cycles: {cycles}"
-    assert "sealloss.io.weights" not in graph["sealloss.nn.base"]
 
 
 @pytest.mark.parametrize("stmt", [

@@ -126,13 +126,13 @@ def test_hooks_state_round_trip() -> None:
     for i in range(2):
         module.training_step((x, y), i)["loss"].backward()
     state = hooks.state_dict()
-    assert state["steps"] == 2 and state["lossnet_updates"] == 2
+    assert state["energy"]["steps"] == 2 and state["trainer"]["updates"] == 2
     assert any(not torch.equal(init[k], v) for k, v in state["lossnet"].items())
     fresh = GraphormerLossNet("h36m17", width=16, heads=2, layers=1)
     hooks2 = SealHooks(fresh, lam=0.1, lossnet_batch=4, num_negatives=1, seed=3,
                        mode="dynamic", score_fraction=1.0)
     hooks2.load_state_dict(state)
-    assert hooks2.state_dict()["steps"] == 2  # pending state is reported as is
+    assert hooks2.state_dict()["energy"]["steps"] == 2  # pending state is reported as is
     hooks2.on_fit_start(None, StandIn(w0))
     assert hooks2.wrapper.steps == 2
     for k, v in fresh.state_dict().items():
@@ -210,7 +210,7 @@ def test_lightning_dynamic_training_and_checkpoint(tmp_path: Path) -> None:
     trainer.save_checkpoint(ckpt)
     saved = torch.load(ckpt, weights_only=False)["callbacks"]
     (state,) = [v for k, v in saved.items() if "SealCallback" in k]
-    assert state["steps"] == 3
+    assert state["energy"]["steps"] == 3
     for k, v in net.state_dict().items():
         torch.testing.assert_close(state["lossnet"][k], v)
 

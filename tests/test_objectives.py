@@ -9,18 +9,20 @@ import torch
 import torch.nn.functional as F
 
 from sealloss.errors import PoseShapeError
-from sealloss.objectives import (
+from sealloss.metrics.reduction import (
     AvgNonZeroReducer,
-    MarginObjective,
     MeanReducer,
-    NCEObjective,
     NoReducer,
     ThresholdReducer,
+    reduce,
+)
+from sealloss.objectives import (
+    MarginObjective,
+    NCEObjective,
     energy_magnitude,
     gradient_penalty,
     margin_loss,
     nce_loss,
-    reduce_loss,
     task_cost,
 )
 
@@ -239,8 +241,8 @@ def test_reducers_hand_values():
     assert ThresholdReducer(1.5)(x).item() == 2.5
     assert ThresholdReducer(0.5, high=2.5)(x).item() == 1.5
     assert AvgNonZeroReducer()(torch.tensor([0.0, 0.0, 2.0, 4.0])).item() == 3.0
-    assert reduce_loss(x, "sum").item() == 6.0
-    assert reduce_loss(x, "none") is x
+    assert reduce(x, "sum").item() == 6.0
+    assert reduce(x, "none") is x
 
 
 def test_threshold_reducer_empty_selection_is_zero_with_graph():

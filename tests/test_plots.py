@@ -13,12 +13,12 @@ pytest.importorskip("matplotlib")
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.image import imread  # noqa: E402
 
-from sealloss.demo.plots import (  # noqa: E402
-    _view,
+from sealloss.demo.curve_plots import plot_training_curves  # noqa: E402
+from sealloss.demo.plot_common import plot_view  # noqa: E402
+from sealloss.demo.skeleton_plots import (  # noqa: E402
     draw_skeleton_3d,
     plot_blame,
     plot_pose_comparison,
-    plot_training_curves,
 )
 from sealloss.pose.skeleton import get_skeleton  # noqa: E402
 
@@ -40,7 +40,7 @@ def _read(path: Path) -> np.ndarray:
 
 def test_view_maps_camera_frame_to_plot_axes() -> None:
     p = np.array([[1.0, 2.0, 3.0]])
-    np.testing.assert_array_equal(_view(p), [[1.0, 3.0, -2.0]])
+    np.testing.assert_array_equal(plot_view(p), [[1.0, 3.0, -2.0]])
 
 
 def test_skeleton_lines_follow_the_pose() -> None:
@@ -49,7 +49,7 @@ def test_skeleton_lines_follow_the_pose() -> None:
     ax = fig.add_subplot(projection="3d")
     draw_skeleton_3d(ax, torch.from_numpy(pose), SK)
     assert len(ax.lines) == len(SK.bones)
-    v = _view(pose.astype(np.float64))
+    v = plot_view(pose.astype(np.float64))
     for line, (parent, child) in zip(ax.lines, SK.bones):
         xs, ys, zs = line.get_data_3d()
         np.testing.assert_allclose(xs, v[[parent, child], 0], atol=1e-6)
@@ -98,7 +98,7 @@ def test_blame_png(tmp_path: Path) -> None:
 
 
 def test_bone_changes_png_picks_the_most_changed_pose(tmp_path: Path) -> None:
-    from sealloss.demo.plots import bone_lengths, plot_bone_changes
+    from sealloss.demo.skeleton_plots import bone_lengths, plot_bone_changes
 
     gt = _poses(5)
     plain = gt + 0.01
@@ -115,8 +115,6 @@ def test_bone_changes_png_picks_the_most_changed_pose(tmp_path: Path) -> None:
 def test_training_curves_keep_both_arms_visible(tmp_path: Path) -> None:
     """Identical plain and SEAL curves: both lines are drawn, styled apart, plain underneath;
     panels nobody recorded are dropped; the target line is drawn."""
-    from sealloss.demo.plots import plot_training_curves
-
     hist = {
         "plain": [{"step": s, "loss_sup_mm": 100.0 - s} for s in range(5)],
         "SEAL": [{"step": s, "loss_sup_mm": 100.0 - s, "seal_energy_gap": float("nan"),

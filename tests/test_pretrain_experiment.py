@@ -65,7 +65,7 @@ def test_train_arm_plain_and_seal_are_paired_and_scored():
         ArmConfig("seal", seal=True, seal_kwargs={
             "lossnet": GraphormerLossNet(width=16, layers=1, heads=2), "lam": "auto"}),
         x, y, cfg, seed=0)
-    assert seal.seal_state is not None and seal.seal_state["steps"] == 4
+    assert seal.seal_state is not None and seal.seal_state["energy"]["steps"] == 4
     ev = evaluate_model(seal.model, sets)
     assert ev["t"]["MPJPE"] > 0 and "LSE" in ev["t"]
     assert any("seal_force_ratio" in h for h in seal.history)

@@ -21,6 +21,7 @@ from sealloss.errors import (
 )
 from sealloss.io.weights import load_lossnet, save_lossnet
 from sealloss.nn import GraphormerLossNet, LossNet, MLPLossNet
+from sealloss.training.settings import build_wrapper
 from sealloss.training.wrapper import AlternatingWrapper
 
 torch.set_num_threads(1)
@@ -52,8 +53,11 @@ def _wrapper(net: LossNet | None = None, **kw) -> AlternatingWrapper:
     # these tests exercise a loss-net trained alongside, scoring the whole batch
     kw.setdefault("mode", "dynamic")
     kw.setdefault("score_fraction", 1.0)
-    kw.setdefault("target_force_ratio", 0.1)
-    return AlternatingWrapper(None, net if net is not None else _lossnet(), **kw)
+    if kw.get("lam", "auto") == "auto":
+        kw.setdefault("target_force_ratio", 0.1)
+    if kw["mode"] == "static":
+        kw.pop("lossnet_batch", None)
+    return build_wrapper(lossnet=net if net is not None else _lossnet(), **kw)
 
 
 def _params(m: torch.nn.Module) -> list[torch.Tensor]:
@@ -306,14 +310,14 @@ def test_truncated_or_corrupt_weights_are_clear_errors(weights_file, damage, mes
         blob = b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}" + bytes(64)
     weights_file.write_bytes(blob)
     with pytest.raises(WeightsFileError, match=message):
-        AlternatingWrapper(None, str(weights_file), mode="warm")
+        build_wrapper(lossnet=str(weights_file), mode="warm")
     with pytest.raises(WeightsFileError, match=message):
         load_lossnet(weights_file, expect_kind="graphormer")
 
 
 def test_missing_weights_file_is_a_clear_error(tmp_path):
     with pytest.raises(WeightsFileError, match="no loss-net weights file"):
-        AlternatingWrapper(None, str(tmp_path / "absent.safetensors"), mode="static")
+        build_wrapper(lossnet=str(tmp_path / "absent.safetensors"), mode="static")
 
 
 def test_weights_for_another_skeleton(tmp_path, pairs):
@@ -321,10 +325,10 @@ def test_weights_for_another_skeleton(tmp_path, pairs):
     torch.manual_seed(0)
     save_lossnet(MLPLossNet("humaneva15", width=16, blocks=1), path)
     with pytest.raises(SkeletonMismatchError, match="humaneva15"):
-        AlternatingWrapper(None, str(path), mode="static", skeleton="h36m17")
+        build_wrapper(lossnet=str(path), mode="static", skeleton="h36m17")
     with pytest.raises(SkeletonMismatchError, match="made for skeleton 'humaneva15'"):
         load_lossnet(path, expect_skeleton="h36m17")
-    seal = AlternatingWrapper(None, str(path), mode="static")  # no skeleton given: its own
+    seal = build_wrapper(lossnet=str(path), mode="static")  # no skeleton given: its own
     with pytest.raises(PoseShapeError, match="17 joints but the skeleton 'humaneva15' has 15"):
         seal(torch.tensor(0.1), pairs[0][:4], pairs[1][:4], pairs[1][:4])
 
@@ -340,6 +344,6 @@ def test_validation_call_under_no_grad_changes_nothing(pairs):
         e = seal.lossnet.energy(x, y + 0.02).mean()
     assert torch.allclose(out, 0.1 + 0.5 * e)
     after = seal.state_dict()
-    assert after["steps"] == state["steps"] == 1
+    assert after["energy"]["steps"] == state["energy"]["steps"] == 1
     assert torch.equal(after["generator"], state["generator"])
     assert _same(list(after["lossnet"].values()), list(state["lossnet"].values()))

@@ -27,7 +27,6 @@ import pytest
 import torch
 
 import sealloss.io.weights as hub_mod
-import sealloss.io.weights_format as hub_format
 from sealloss.cli.main import main
 from sealloss.data.cameras import load_h36m_cameras
 from sealloss.data.embedded import load_embedded
@@ -42,6 +41,7 @@ from sealloss.io.weights import load_lossnet, pretrained_path, save_lossnet
 from sealloss.metrics import PoseEvaluator, evaluate
 from sealloss.nn import MLPLossNet
 from sealloss.posthoc.refinement import refine
+from sealloss.training.settings import build_wrapper
 from sealloss.training.wrapper import AlternatingWrapper
 
 torch.set_num_threads(1)
@@ -93,7 +93,7 @@ def _rewrite_header(path: Path, out: Path, edit, version: int | None = None) -> 
     header = json.loads(blob[8 : 8 + n])
     edit(header["__metadata__"])
     if version is not None:
-        header["__metadata__"]["sha256"] = hub_format._digest(version, header, blob[8 + n :])
+        header["__metadata__"]["sha256"] = hub_mod._digest(version, header, blob[8 + n :])
     raw = json.dumps(header).encode()
     raw += b" " * (-len(raw) % 8)
     out.write_bytes(len(raw).to_bytes(8, "little") + raw + blob[8 + n :])
@@ -205,7 +205,7 @@ def test_evaluate_json_is_written_atomically(capsys, monkeypatch, tmp_path, pose
 # ============================================================ 3. wrong kinds of value
 def _static(**kw) -> AlternatingWrapper:
     kw.setdefault("log_every", 10**9)
-    return AlternatingWrapper(None, "h36m17", **kw)
+    return build_wrapper(lossnet="h36m17", **kw)
 
 
 @pytest.mark.parametrize("bad", ["long", "complex", "bool"])
@@ -272,23 +272,23 @@ def test_predictions_in_metres_against_millimetre_ground_truth(capsys, tmp_path,
 def test_wrapper_state_counters_must_be_integers(value):
     seal = _static(mode="warm")
     state = seal.state_dict()
-    state["steps"] = value
+    state["energy"]["steps"] = value
     before = seal.state_dict()
     with pytest.raises(ValueError, match="'steps' must be an integer >= 0"):
         seal.load_state_dict(state)
-    assert seal.steps == before["steps"] == 0
+    assert seal.steps == before["energy"]["steps"] == 0
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("lam_value", "0.5", "value must be a number"),
-    ("lam_value", -1.0, "value must be a number"),
-    ("lam_ema_ratio", math.inf, "ema_ratio must be None or a finite number"),
-    ("lam_sup_norm", "1", "'lam_sup_norm' must be None or a finite number"),
+@pytest.mark.parametrize("part, key, value, message", [
+    ("lam", "value", "0.5", "value must be a number"),
+    ("lam", "value", -1.0, "value must be a number"),
+    ("lam", "ema_ratio", math.inf, "ema_ratio must be None or a finite number"),
+    ("energy", "sup_norm", "1", "'sup_norm' must be None or a finite number"),
 ])
-def test_wrapper_state_values_are_checked(key, value, message):
+def test_wrapper_state_values_are_checked(part, key, value, message):
     seal = _static()
     state = seal.state_dict()
-    state[key] = value
+    state[part][key] = value
     with pytest.raises(ValueError, match=message):
         seal.load_state_dict(state)
 
@@ -298,11 +298,11 @@ def test_sgd_lossnet_optimizer_state_is_refused_by_an_adam_wrapper(pairs):
     torch.manual_seed(0)
     net = MLPLossNet("h36m17", width=32, blocks=1)
     sgd = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9)
-    a = AlternatingWrapper(None, net, mode="dynamic", lossnet_optimizer=sgd, log_every=10**9)
+    a = build_wrapper(lossnet=net, mode="dynamic", lossnet_optimizer=sgd, log_every=10**9)
     yh = (y + 0.02).requires_grad_(True)
     a(torch.tensor(0.1, requires_grad=True), x, yh, y)
     torch.manual_seed(0)
-    b = AlternatingWrapper(None, MLPLossNet("h36m17", width=32, blocks=1), mode="dynamic",
+    b = build_wrapper(lossnet=MLPLossNet("h36m17", width=32, blocks=1), mode="dynamic",
                            log_every=10**9)
     weights_before = [p.detach().clone() for p in b.lossnet.parameters()]
     with pytest.raises(ValueError, match="another kind of optimizer.*momentum"):
@@ -392,7 +392,7 @@ def test_the_reissued_weights_hold_the_same_tensors():
     import hashlib
 
     data_digest = hashlib.sha256(blob[8 + n :]).hexdigest()
-    assert data_digest in hub_format.KNOWN_V1_RELEASES
+    assert data_digest in hub_mod.KNOWN_V1_RELEASES
 
 
 def test_a_huge_config_is_refused_before_any_allocation(tmp_path, weights, monkeypatch):
@@ -531,7 +531,7 @@ def test_a_foreign_file_to_load_embedded_is_a_named_data_error(tmp_path, kind, m
 def _semi(**kw) -> AlternatingWrapper:
     torch.manual_seed(0)
     net = MLPLossNet("h36m17", width=32, blocks=1)
-    return AlternatingWrapper(None, net, mode="static", lam=0.1, lam_unlabeled="auto",
+    return build_wrapper(lossnet=net, mode="static", lam=0.1, lam_unlabeled="auto",
                               lam_ema=0.0, score_fraction=1.0, log_every=10**9, **kw)
 
 
@@ -564,7 +564,7 @@ def test_equal_batches_keep_their_numbers(pairs):
         yh = (y + 0.02).requires_grad_(True)
         seal((yh - y).norm(dim=-1).mean(), x, yh, y)
         if drop_factor:
-            seal._sup_n = None
+            seal.energy._sup_n = None  # the path without the factor
         seal.unlabeled(x, (y + 0.03).requires_grad_(True))
         lams.append(seal.lam_unlabeled)
     assert lams[0] == lams[1]
@@ -578,7 +578,7 @@ def test_unlabeled_auto_without_a_labeled_call_warns(pairs):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         seal.unlabeled(x, (y + 0.03).requires_grad_(True))  # once per wrapper
-    assert seal.lam_unlabeled == seal._lam_u.init
+    assert seal.lam_unlabeled == seal.lam_unlabeled_control.init
 
 
 def test_a_raising_target_schedule_changes_nothing_in_dynamic_mode(pairs):
@@ -590,7 +590,7 @@ def test_a_raising_target_schedule_changes_nothing_in_dynamic_mode(pairs):
         return 0.1
 
     torch.manual_seed(0)
-    seal = AlternatingWrapper(None, MLPLossNet("h36m17", width=32, blocks=1), mode="dynamic",
+    seal = build_wrapper(lossnet=MLPLossNet("h36m17", width=32, blocks=1), mode="dynamic",
                               lam="auto", target_force_ratio=target, log_every=10**9)
     yh = (y + 0.02).requires_grad_(True)
     seal((yh - y).norm(dim=-1).mean(), x, yh, y)

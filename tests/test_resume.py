@@ -19,7 +19,7 @@ from sealloss.demo.experiment import epoch_order
 from sealloss.errors import WeightsFileError
 from sealloss.io.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from sealloss.nn import GraphormerLossNet
-from sealloss.training.wrapper import AlternatingWrapper
+from sealloss.training.settings import build_wrapper
 
 torch.set_num_threads(1)
 
@@ -42,8 +42,8 @@ def _build(x: torch.Tensor, init_seed: int, wrapper_seed: int):
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)
     net = GraphormerLossNet("h36m17", width=16, heads=2, layers=1)
-    seal = AlternatingWrapper(
-        opt, net, lam="auto", lossnet_batch=8, score_fraction=0.5, num_negatives=2,
+    seal = build_wrapper(
+        lossnet=net, lam="auto", lossnet_batch=8, score_fraction=0.5, num_negatives=2,
         seed=wrapper_seed, log_every=10**9, mode="dynamic", target_force_ratio=0.1,
     )
     return model, opt, sched, seal

@@ -23,6 +23,7 @@ from sealloss.objectives import (
     score_matching_loss,
     task_cost,
 )
+from sealloss.training.settings import build_wrapper
 
 torch.set_num_threads(1)
 
@@ -223,11 +224,10 @@ def test_dsm_training_makes_the_gradient_point_at_the_truth():
 
 @pytest.mark.parametrize("objective", ["dsm", "nce+dsm"])
 def test_wrapper_trains_the_lossnet_with_gradient_objectives(objective):
-    from sealloss import AlternatingWrapper
 
     torch.manual_seed(0)
     net = GraphormerLossNet("h36m17", width=16, heads=2, layers=1)
-    seal = AlternatingWrapper(None, net, mode="dynamic", objective=objective, lam=0.01,
+    seal = build_wrapper(lossnet=net, mode="dynamic", objective=objective, lam=0.01,
                               score_fraction=1.0, seed=0)
     before = [p.detach().clone() for p in net.parameters()]
     x, y, _ = _batch(n=8, dtype=torch.float32)
@@ -238,14 +238,13 @@ def test_wrapper_trains_the_lossnet_with_gradient_objectives(objective):
     assert st["lossnet_updated"] == 1.0 and torch.isfinite(torch.tensor(st["lossnet_loss"]))
     assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
     assert y_hat.grad is not None and torch.isfinite(y_hat.grad).all()
-    assert seal.objective.needs_gradient
+    assert seal.trainer.objective.needs_gradient
 
 
 def test_wrapper_refuses_unknown_objectives():
-    from sealloss import AlternatingWrapper
 
     with pytest.raises(ValueError, match="objective"):
-        AlternatingWrapper(None, None, mode="dynamic", objective="score")
+        build_wrapper(lossnet=None, mode="dynamic", objective="score")
 
 
 def test_pretraining_with_dsm_runs_and_logs_its_terms():

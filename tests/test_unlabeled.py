@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from sealloss import AlternatingWrapper
 from sealloss.errors import NonFiniteError, PoseShapeError
 from sealloss.nn import GraphormerLossNet
+from sealloss.training.settings import build_wrapper
 
 torch.set_num_threads(1)
 
@@ -40,7 +40,7 @@ class _Model(nn.Module):
 @pytest.mark.parametrize("mode", ["static", "dynamic"])
 def test_unlabeled_never_changes_or_differentiates_the_lossnet(mode):
     net = _net()
-    seal = AlternatingWrapper(None, net, mode=mode, lam_unlabeled=0.1, score_fraction=1.0)
+    seal = build_wrapper(lossnet=net, mode=mode, lam_unlabeled=0.1, score_fraction=1.0)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     x, _ = _data()
     y_hat = (torch.randn(8, 17, 3) * 0.2).requires_grad_(True)
@@ -58,14 +58,14 @@ def test_unlabeled_never_changes_or_differentiates_the_lossnet(mode):
 def test_call_with_y_gt_none_equals_loss_plus_unlabeled_term():
     x, _ = _data()
     y_hat = (torch.randn(8, 17, 3) * 0.2).requires_grad_(True)
-    a = AlternatingWrapper(None, _net(), lam_unlabeled=0.2, score_fraction=1.0)
-    b = AlternatingWrapper(None, _net(), lam_unlabeled=0.2, score_fraction=1.0)
+    a = build_wrapper(lossnet=_net(), lam_unlabeled=0.2, score_fraction=1.0)
+    b = build_wrapper(lossnet=_net(), lam_unlabeled=0.2, score_fraction=1.0)
     loss = torch.tensor(1.0, requires_grad=True)
     torch.testing.assert_close(a(loss, x, y_hat, None), loss + b.unlabeled(x, y_hat))
 
 
 def test_unlabeled_bad_inputs_and_nonfinite_predictions():
-    seal = AlternatingWrapper(None, _net(), lam_unlabeled=0.1)
+    seal = build_wrapper(lossnet=_net(), lam_unlabeled=0.1)
     x, y = _data()
     with pytest.raises(PoseShapeError):
         seal.unlabeled(x[:, :16], y[:, :16])
@@ -107,7 +107,7 @@ def test_auto_unlabeled_lambda_tracks_the_supervised_pull_and_resumes_bit_exactl
     def build():
         model = _Model()
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
-        seal = AlternatingWrapper(opt, _net(), mode="dynamic", lam_unlabeled="auto",
+        seal = build_wrapper(lossnet=_net(), mode="dynamic", lam_unlabeled="auto",
                                   unlabeled_force_ratio=0.5, score_fraction=0.5, seed=3)
         return model, opt, seal
 
@@ -127,8 +127,8 @@ def test_auto_unlabeled_lambda_tracks_the_supervised_pull_and_resumes_bit_exactl
 
 
 def test_unlabeled_lambda_kind_mismatch_is_refused_on_resume():
-    a = AlternatingWrapper(None, _net(), lam_unlabeled="auto")
-    b = AlternatingWrapper(None, _net(), lam_unlabeled=0.3)
+    a = build_wrapper(lossnet=_net(), lam_unlabeled="auto")
+    b = build_wrapper(lossnet=_net(), lam_unlabeled=0.3)
     with pytest.raises(ValueError, match="lam_unlabeled"):
         b.load_state_dict(a.state_dict())
 
@@ -136,7 +136,7 @@ def test_unlabeled_lambda_kind_mismatch_is_refused_on_resume():
 def test_unlabeled_with_an_adapter_needs_no_target():
     from sealloss.adapters import get
 
-    seal = AlternatingWrapper(None, _net(), adapter=get("videopose3d"), lam_unlabeled=0.1)
+    seal = build_wrapper(lossnet=_net(), adapter=get("videopose3d"), lam_unlabeled=0.1)
     x = torch.randn(4, 1, 17, 2) * 0.3
     y_hat = (torch.randn(4, 1, 17, 3) * 0.2).requires_grad_(True)
     seal.unlabeled(x, y_hat).backward()

@@ -5,8 +5,9 @@ import copy
 import pytest
 import torch
 
-from sealloss import AlternatingWrapper, GraphormerLossNet, PoseShapeError
+from sealloss import GraphormerLossNet, PoseShapeError
 from sealloss.demo.baselines import SimpleBaseline
+from sealloss.training.settings import build_wrapper
 
 
 def _data(b=16, seed=0):
@@ -23,12 +24,14 @@ def _setup(seed=0, **kw):
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     torch.manual_seed(seed + 1)
     net = GraphormerLossNet(width=16, layers=1, heads=2)
-    kw.setdefault("lossnet_batch", None)
     # these tests exercise a loss-net trained alongside, scoring the whole batch
     kw.setdefault("mode", "dynamic")
+    if kw["mode"] != "static":
+        kw.setdefault("lossnet_batch", None)
     kw.setdefault("score_fraction", 1.0)
-    kw.setdefault("target_force_ratio", 0.1)
-    seal = AlternatingWrapper(opt, net, **kw)
+    if kw.get("lam", "auto") == "auto":
+        kw.setdefault("target_force_ratio", 0.1)
+    seal = build_wrapper(lossnet=net, **kw)
     return model, opt, seal
 
 
@@ -164,9 +167,9 @@ def test_bad_shapes_are_named():
     with pytest.raises(PoseShapeError, match="must share"):
         seal(torch.zeros(()), x[:8], y, y)
     with pytest.raises(ValueError, match="mode must be"):
-        AlternatingWrapper(None, GraphormerLossNet(width=8, layers=1, heads=2), mode="nope")
+        build_wrapper(lossnet=GraphormerLossNet(width=8, layers=1, heads=2), mode="nope")
     with pytest.raises(ValueError, match="needs a pretrained"):
-        AlternatingWrapper(None, None, mode="static")
+        build_wrapper(lossnet=None, mode="static")
 
 
 def test_hard_negatives_receive_the_current_energy():

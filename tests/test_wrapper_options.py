@@ -8,9 +8,9 @@ import warnings
 import pytest
 import torch
 
-from sealloss import AlternatingWrapper
 from sealloss.errors import PoseShapeError
 from sealloss.nn import GraphormerLossNet
+from sealloss.training.settings import build_wrapper
 
 torch.set_num_threads(1)
 
@@ -42,11 +42,11 @@ def _batch(seed=0):
 )
 def test_bad_options_are_refused_when_set(kw, name):
     with pytest.raises(ValueError, match=name):
-        AlternatingWrapper(None, _net(), mode="dynamic", **kw)
+        build_wrapper(lossnet=_net(), mode="dynamic", **kw)
 
 
 def test_a_schedule_returning_inf_never_reaches_the_posenet():
-    seal = AlternatingWrapper(None, _net(), mode="static",
+    seal = build_wrapper(lossnet=_net(), mode="static",
                               lam=lambda step: float("inf") if step == 1 else 0.1)
     for step in range(3):
         x, y_hat, y = _batch(step)
@@ -61,31 +61,31 @@ def test_a_schedule_returning_inf_never_reaches_the_posenet():
 
 
 def test_auto_state_into_a_fixed_lambda_wrapper_is_refused_and_changes_nothing():
-    a = AlternatingWrapper(None, _net(), mode="static", lam="auto")
+    a = build_wrapper(lossnet=_net(), mode="static", lam="auto")
     x, y_hat, y = _batch()
     a((y_hat - y).norm(dim=-1).mean(), x, y_hat, y)
-    b = AlternatingWrapper(None, _net(), mode="static", lam=0.5)
+    b = build_wrapper(lossnet=_net(), mode="static", lam=0.5)
     with pytest.raises(ValueError, match="lam mode"):
         b.load_state_dict(a.state_dict())
     assert b.lam == 0.5 and b.steps == 0
 
 
 def test_state_of_a_lossnet_with_another_config_is_refused():
-    a = AlternatingWrapper(None, _net(coord_scale=10.0), mode="dynamic", lam=0.1)
-    b = AlternatingWrapper(None, _net(coord_scale=5.0), mode="dynamic", lam=0.1)
+    a = build_wrapper(lossnet=_net(coord_scale=10.0), mode="dynamic", lam=0.1)
+    b = build_wrapper(lossnet=_net(coord_scale=5.0), mode="dynamic", lam=0.1)
     with pytest.raises(ValueError, match="another config"):
         b.load_state_dict(a.state_dict())
 
 
 def test_a_load_failing_half_way_rolls_back():
-    a = AlternatingWrapper(None, _net(seed=1), mode="dynamic", lam=0.1)
+    a = build_wrapper(lossnet=_net(seed=1), mode="dynamic", lam=0.1)
     x, y_hat, y = _batch()
     a((y_hat - y).norm(dim=-1).mean(), x, y_hat, y)
-    b = AlternatingWrapper(None, _net(seed=2), mode="dynamic", lam=0.1)
+    b = build_wrapper(lossnet=_net(seed=2), mode="dynamic", lam=0.1)
     before = {k: v.clone() for k, v in b.lossnet.state_dict().items()}
     gen = b.generator.get_state()
     state = a.state_dict()
-    state["lossnet_optimizer"] = {"state": {}, "param_groups": []}  # breaks after the net loaded
+    state["trainer"]["optimizer"] = {"state": {}, "param_groups": []}  # breaks after the net
     with pytest.raises((ValueError, KeyError, RuntimeError)):
         b.load_state_dict(state)
     assert all(torch.equal(before[k], v) for k, v in b.lossnet.state_dict().items())
@@ -93,7 +93,7 @@ def test_a_load_failing_half_way_rolls_back():
 
 
 def test_centimetre_targets_are_called_centimetres():
-    seal = AlternatingWrapper(None, _net(), mode="static")
+    seal = build_wrapper(lossnet=_net(), mode="static")
     x, y_hat, y = _batch()
     with pytest.raises(PoseShapeError, match="centimetres"):
         seal((y_hat - y).norm(dim=-1).mean(), x, y_hat * 100, y * 100)

@@ -8,12 +8,13 @@ import math
 import pytest
 import torch
 
-from sealloss import AlternatingWrapper, GraphormerLossNet
+from sealloss import GraphormerLossNet
 from sealloss.errors import NonFiniteError, PoseShapeError
 from sealloss.pose.skeleton import get_skeleton
 from sealloss.training import distributed as dist
 from sealloss.training.batch import canonical, check_batch
 from sealloss.training.lam import LambdaController
+from sealloss.training.settings import build_wrapper
 from sealloss.training.wrapper import SealStats
 
 
@@ -69,27 +70,32 @@ def test_controller_refuses_bad_options_by_name():
         LambdaController(0.1).load_state_dict({"kind": "fixed"})
 
 
-def test_wrapper_state_keeps_its_keys_and_old_states_load():
-    a = AlternatingWrapper(None, _net(), mode="dynamic", lam="auto", score_fraction=1.0)
+def test_wrapper_state_nests_each_parts_state():
+    a = build_wrapper(lossnet=_net(), mode="dynamic", lam="auto", score_fraction=1.0)
     x = torch.randn(8, 17, 2) * 0.3
     y = torch.randn(8, 17, 3) * 0.2
     y_hat = (y + 0.02).requires_grad_(True)
     a((y_hat - y).norm(dim=-1).mean(), x, y_hat, y)
     state = a.state_dict()
-    assert isinstance(state["lam_value"], float) and isinstance(state["lam_sup_norm"], float)
-    old = {k: v for k, v in state.items() if k not in ("lam_mode", "unlabeled", "mode")}
-    b = AlternatingWrapper(None, _net(), mode="dynamic", lam="auto", score_fraction=1.0)
-    b.load_state_dict(old)
+    assert set(state) == {"lossnet", "lossnet_config", "generator", "energy", "trainer", "lam",
+                          "lam_unlabeled"}
+    assert state["energy"] == a.energy.state_dict() and state["trainer"]["updates"] == 1
+    assert isinstance(state["lam"]["value"], float)
+    assert isinstance(state["energy"]["sup_norm"], float)
+    b = build_wrapper(lossnet=_net(), mode="dynamic", lam="auto", score_fraction=1.0)
+    b.load_state_dict(state)
     assert b.lam == a.lam and b.steps == 1 and b.unlabeled_steps == 0
+    assert b.lossnet_updates == 1
 
 
-def test_repr_names_mode_lossnet_lambdas_and_objective():
-    seal = AlternatingWrapper(None, _net(), mode="dynamic", lam=0.1, objective="nce")
+def test_repr_names_the_parts_lossnet_lambdas_and_objective():
+    seal = build_wrapper(lossnet=_net(), mode="dynamic", lam=0.1, objective="nce")
     r = repr(seal)
-    for part in ("mode='dynamic'", "GraphormerLossNet(h36m17,", "params", "lam=0.1",
-                 "lam_unlabeled=auto(target=0.3", "objective='nce'", "score_fraction=0.25"):
+    for part in ("trainer=LossNetTrainer(", "GraphormerLossNet(h36m17,", "params", "lam=0.1",
+                 "lam_unlabeled=auto(target=0.3", "objective=nce(", "score_fraction=0.25"):
         assert part in r, (part, r)
-    assert "schedule(" in repr(AlternatingWrapper(None, _net(), lam=lambda s: 0.1))
+    assert "trainer=None" in repr(build_wrapper(lossnet=_net()))
+    assert "schedule(" in repr(build_wrapper(lossnet=_net(), lam=lambda s: 0.1))
 
 
 def test_fused_check_batch_raises_data_errors_and_flags_bad_predictions():
@@ -122,7 +128,7 @@ def test_collectives_are_no_ops_without_a_process_group():
 
 
 def test_stats_stay_tensors_until_read():
-    seal = AlternatingWrapper(None, _net(), mode="dynamic", lam=0.1, score_fraction=1.0)
+    seal = build_wrapper(lossnet=_net(), mode="dynamic", lam=0.1, score_fraction=1.0)
     x = torch.randn(8, 17, 2) * 0.3
     y = torch.randn(8, 17, 3) * 0.2
     y_hat = (y + 0.02).requires_grad_(True)

@@ -1,14 +1,13 @@
 """What the ``sealloss`` commands share: exit codes, :class:`CLIError`, file input, the output
-policy, progress bars, the torch-threads option, the units check and the demo/pretrain data
-selection.
+policy, progress bars, the torch-threads option and the units check.
 
-Output policy (every file a command writes, :func:`check_output` then :func:`write_npz` /
-:func:`write_text` / :func:`write_rendered`): the output option is checked before any work (not
-a folder, the suffix the command writes, never the same file as an input or another output of
-the command, symlinks and hard links resolved, not read-only, its folder writable); the file is
-written atomically (:mod:`sealloss.io.atomic`: a kill or a full disk leaves the old file or the
-new one, never a broken one) under exactly the name given (nothing is appended), and that name
-is what the command prints.
+Output policy (every file a command writes, :func:`check_output` then
+:func:`sealloss.io.atomic.write_npz` / ``write_text`` / ``write_rendered``): the output option
+is checked before any work (not a folder, the suffix the command writes, never the same file as
+an input or another output of the command, symlinks and hard links resolved, not read-only, its
+folder writable); the file is written atomically (:mod:`sealloss.io.atomic`: a kill or a full
+disk leaves the old file or the new one, never a broken one) under exactly the name given
+(nothing is appended), and that name is what the command prints.
 
 Imports nothing heavy at module level (torch, tqdm and the data loaders are imported on use), so
 ``sealloss --help`` stays fast.
@@ -24,13 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataNotFoundError, SealLossError
+from ..errors import SealLossError
 
 __all__ = [
-    "EXIT_OK", "EXIT_FAILURE", "EXIT_BAD_INPUT", "CLIError", "THREADS_HELP", "DATA_ROOT_ALONE",
-    "load_pairs", "evenly_spaced", "OUTPUT_OPTIONS", "check_output", "check_writable",
-    "write_npz", "write_text", "write_rendered", "_pixels_to_screen",
-    "_load_file", "_pick", "_float_tensor", "_torch_threads", "_bar", "_check_scale",
+    "EXIT_OK", "EXIT_FAILURE", "EXIT_BAD_INPUT", "CLIError", "THREADS_HELP",
+    "OUTPUT_OPTIONS", "check_output", "check_writable", "screen_from_pixels",
+    "load_file", "pick_array", "float_tensor", "torch_threads", "progress_bar", "check_scale",
 ]
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -137,36 +135,7 @@ def check_writable(flag: str, target: str | Path, consequence: str) -> None:
         raise CLIError(f"{flag} {str(target)!r} cannot be written ({e}); {consequence}") from None
 
 
-def write_npz(path: Path, **arrays: Any) -> Path:
-    """``np.savez`` of ``arrays`` to exactly ``path``, atomically; returns ``path``."""
-    from ..io.atomic import atomic_open
-
-    with atomic_open(path) as f:
-        np.savez(f, **arrays)
-    return path
-
-
-def write_text(path: Path, text: str) -> Path:
-    """``text`` (UTF-8) to exactly ``path``, atomically; returns ``path``."""
-    from ..io.atomic import atomic_write
-
-    return atomic_write(path, text.encode("utf-8"))
-
-
-def write_rendered(path: Path, render: Any) -> Path:
-    """A file made by ``render(tmp_path)`` (e.g. a plot; ``tmp_path`` has ``path``'s name, in a
-    private temporary folder), moved to exactly ``path`` atomically; returns ``path``."""
-    import tempfile
-
-    from ..io.atomic import atomic_write
-
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as d:
-        tmp = Path(d) / path.name
-        render(tmp)
-        return atomic_write(path, tmp.read_bytes())
-
-
-def _load_file(path: str | Path) -> dict[str, np.ndarray]:
+def load_file(path: str | Path) -> dict[str, np.ndarray]:
     """Arrays of a ``.npz`` (by key) or ``.npy`` (key ``""``) file."""
     p = Path(path)
     if not p.is_file():
@@ -182,7 +151,7 @@ def _load_file(path: str | Path) -> dict[str, np.ndarray]:
     raise CLIError(f"{str(p)!r}: expected a .npz or .npy file, got suffix {p.suffix!r}")
 
 
-def _pick(arrays: dict[str, np.ndarray], key: str | tuple[str, ...] | None, path: str,
+def pick_array(arrays: dict[str, np.ndarray], key: str | tuple[str, ...] | None, path: str,
           what: str) -> np.ndarray:
     """The array ``key`` of a loaded file (the only array of a ``.npy``); for a tuple of keys,
     the first one the file holds. The error lists every key tried."""
@@ -198,7 +167,7 @@ def _pick(arrays: dict[str, np.ndarray], key: str | tuple[str, ...] | None, path
         f"({what}); it holds {sorted(arrays) or 'nothing'}")
 
 
-def _float_tensor(a: np.ndarray, what: str) -> Any:
+def float_tensor(a: np.ndarray, what: str) -> Any:
     """A float32 torch tensor of a real numeric array (``CLIError`` naming ``what`` otherwise:
     strings, bools, objects, and complex numbers, whose imaginary part a cast would drop).
     Integer arrays are converted exactly (files may store pixel or millimetre coordinates as
@@ -213,7 +182,7 @@ def _float_tensor(a: np.ndarray, what: str) -> Any:
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
 
-def _pixels_to_screen(x2d: Any, image_size: Any, flag: str = "--image-size") -> Any:
+def screen_from_pixels(x2d: Any, image_size: Any, flag: str = "--image-size") -> Any:
     """2D pixels of a ``W x H`` image (``flag``'s two values) in the normalised screen frame.
 
     Refuses sizes that are not finite and positive (a negative size would mirror the 2D, zero
@@ -239,7 +208,7 @@ def _pixels_to_screen(x2d: Any, image_size: Any, flag: str = "--image-size") -> 
 
 
 @contextlib.contextmanager
-def _torch_threads(n: int | None) -> Any:
+def torch_threads(n: int | None) -> Any:
     """Run with ``n`` torch CPU threads (``None``: unchanged), then restore the previous count."""
     import torch
 
@@ -255,7 +224,7 @@ def _torch_threads(n: int | None) -> Any:
 
 
 # --------------------------------------------------------------------------- progress
-def _bar(total: int, desc: str, enabled: bool) -> Any:
+def progress_bar(total: int, desc: str, enabled: bool) -> Any:
     """A tqdm progress bar (a silent one when not ``enabled``)."""
     from tqdm.auto import tqdm
 
@@ -270,7 +239,7 @@ _PLAUSIBLE_EXTENT_M = (0.05, 2.5)
 _UNIT_WORDS = {"m": "metres", "cm": "centimetres", "mm": "millimetres"}
 
 
-def _check_scale(poses: Any, units: str, root: int, what: str, force: bool = False) -> None:
+def check_scale(poses: Any, units: str, root: int, what: str, force: bool = False) -> None:
     """Refuse poses whose size, read in ``units``, is not a person's (``--units`` is wrong).
 
     The size is the median distance of the joints from the root joint, after converting to
@@ -293,54 +262,3 @@ def _check_scale(poses: Any, units: str, root: int, what: str, force: bool = Fal
         f"{what}: read as {_UNIT_WORDS[units]} (--units {units}), the joints' median distance "
         f"from the root is {med * 1000:.3g} mm, not a person's size ({lo * 1000:.0f}-"
         f"{hi * 1000:.0f} mm); {hint} (or --no-units-check to go on anyway)")
-
-
-
-# --------------------------------------------------------------------------- data
-def load_pairs(
-    which: str, data_root: str | None, every_train: int, every_test: int
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Train and test pairs dicts: the shipped CMU clips, or Human3.6M (S1-S8 / S9, S11).
-
-    ``--data-root`` without ``--data h36m`` is an error (it would be ignored), and the data
-    loaders' messages are reworded in the command line's terms (``--data-root``, not ``root=``).
-    """
-    from .. import data
-
-    if which == "embedded":
-        if data_root is not None:
-            raise CLIError(DATA_ROOT_ALONE)
-        return data.load_embedded("train"), data.load_embedded("test")
-    if which == "h36m":
-        try:
-            if data_root is None:
-                data.resolve_data_root(None)  # raises DataNotFoundError naming $SEALLOSS_DATA
-            ds = data.load_h36m(data_root)
-        except DataNotFoundError as e:
-            raise DataNotFoundError(_cli_wording(str(e))) from None
-        return (
-            data.h36m_pairs(data.TRAIN_SUBJECTS, every=every_train, dataset=ds),
-            data.h36m_pairs(data.TEST_SUBJECTS, every=every_test, dataset=ds),
-        )
-    raise CLIError(f"unknown data {which!r}; use 'embedded' or 'h36m'")
-
-
-DATA_ROOT_ALONE = ("--data-root is only read with --data h36m (the default data, the shipped "
-                    "CMU clips, needs no folder); add --data h36m or drop --data-root")
-
-
-def _cli_wording(msg: str) -> str:
-    """A data loader's message in the command line's terms: ``--data-root``, not ``root=``."""
-    return (msg.replace("(passed as root=)", "(given as --data-root)")
-            .replace("pass root=<folder>", "pass --data-root <folder>")
-            .replace("pass root=", "pass --data-root"))
-
-
-def evenly_spaced(n: int, k: int) -> list[int]:
-    """``k`` indices spread evenly over ``range(n)``, ends excluded.
-
-    >>> evenly_spaced(10, 3)
-    [2, 4, 7]
-    """
-    k = max(0, min(k, n))
-    return [int(round(v)) for v in np.linspace(0, n - 1, k + 2)[1:-1]] if k else []

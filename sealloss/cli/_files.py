@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import CLIError, _load_file, _pick
+from ._common import CLIError, load_file, pick_array
 
 __all__ = ["FORMATS", "add_format_options", "read_vp3d", "check_screen_frame"]
 
@@ -99,8 +99,8 @@ def read_vp3d(args: argparse.Namespace, path: str, *, pred_keys: Sequence[str],
     if "y3d" in pairs:
         out["gt"] = (pairs["y3d"] / UNIT_SCALE[args.units]).astype(np.float32)
     if args.pred is not None:
-        parrays = _load_file(args.pred)
-        pred = _pick(parrays, tuple(pred_keys), args.pred, "predictions")
+        parrays = load_file(args.pred)
+        pred = pick_array(parrays, tuple(pred_keys), args.pred, "predictions")
         n = pairs["x2d"].shape[0]
         if pred.shape[:1] != (n,):
             raise CLIError(

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from ..defaults import RECOMMENDED
-from ._common import EXIT_OK, THREADS_HELP, _bar, _torch_threads
+from ._common import EXIT_OK, THREADS_HELP, progress_bar, torch_threads
 
 __all__ = ["add_parser", "run"]
 
@@ -60,7 +60,7 @@ def add_parser(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> argpa
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status (errors are raised for the CLI to report)."""
-    with _torch_threads(args.threads):
+    with torch_threads(args.threads):
         return _demo(args)
 
 
@@ -76,7 +76,7 @@ def _demo(args: argparse.Namespace) -> int:
     def progress(arm: str, step: int, total: int, rec: dict[str, float]) -> None:
         bar = bars.get(arm)
         if bar is None:
-            bar = bars[arm] = _bar(total, f"train {arm}", not args.no_progress)
+            bar = bars[arm] = progress_bar(total, f"train {arm}", not args.no_progress)
         bar.update(step + 1 - bar.n)
         bar.set_postfix(loss_mm=f"{rec['loss_sup_mm']:.1f}")
         if step + 1 >= total:

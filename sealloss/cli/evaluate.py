@@ -14,15 +14,15 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from ..io.atomic import write_text
 from ._common import (
     EXIT_OK,
     CLIError,
-    _check_scale,
-    _float_tensor,
-    _load_file,
-    _pick,
     check_output,
-    write_text,
+    check_scale,
+    float_tensor,
+    load_file,
+    pick_array,
 )
 from ._files import add_format_options, read_vp3d
 
@@ -95,24 +95,24 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--gt does not apply with --format vp3d: the ground truth is --vp3d-3d")
     gt_keys = (args.gt_key,) if args.gt_key else ("gt", "y3d")
     pred_key, gt_key = ("pred", "gt") if arrays else (args.pred_key, gt_keys)
-    arrays = arrays or _load_file(args.predictions)
-    pred = _pick(arrays, pred_key, args.predictions, "predictions")
+    arrays = arrays or load_file(args.predictions)
+    pred = pick_array(arrays, pred_key, args.predictions, "predictions")
     if args.gt is not None:
-        gt = _pick(_load_file(args.gt), gt_keys, args.gt, "ground truth")
+        gt = pick_array(load_file(args.gt), gt_keys, args.gt, "ground truth")
     elif "" in arrays:
         raise CLIError("a .npy predictions file needs --gt FILE with the ground truth")
     else:
-        gt = _pick(arrays, gt_key, args.predictions, "ground truth")
+        gt = pick_array(arrays, gt_key, args.predictions, "ground truth")
     actions = None
     akeys = (args.actions_key,) if args.actions_key else ("actions", "action")
     if "" not in arrays:
         actions = next((arrays[k] for k in akeys if k in arrays), None)
-    p, g = _float_tensor(pred, "predictions"), _float_tensor(gt, "ground truth")
+    p, g = float_tensor(pred, "predictions"), float_tensor(gt, "ground truth")
     if g.dim() >= 2 and g.shape[-2:] == (sk.num_joints, 3):
-        _check_scale(g, args.units, sk.root, "ground truth", force=args.no_units_check)
+        check_scale(g, args.units, sk.root, "ground truth", force=args.no_units_check)
         if p.shape == g.shape:
             try:
-                _check_scale(p, args.units, sk.root, "predictions", force=args.no_units_check)
+                check_scale(p, args.units, sk.root, "predictions", force=args.no_units_check)
             except CLIError as e:  # the ground truth is person-sized: the units differ
                 raise CLIError(f"{e}. The ground truth is person-sized in --units "
                                f"{args.units}: predictions and ground truth must be in the "

@@ -18,42 +18,16 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import SealLossError
+from ._common import EXIT_BAD_INPUT
 
-# shared helpers, kept importable from here (older code and tests read them from sealloss.cli.main)
-from ._common import (  # noqa: F401
-    EXIT_BAD_INPUT,
-    EXIT_FAILURE,
-    EXIT_OK,
-    CLIError,
-    _bar,
-    _check_scale,
-    _float_tensor,
-    _load_file,
-    _pick,
-)
-
-#: also served, on first use: ``DemoConfig``, ``DemoResult`` and ``run_demo`` of
-#: :mod:`sealloss.demo.runner`
-__all__ = ["main", "build_parser", "CLIError", "COMMANDS"]
+__all__ = ["main", "build_parser", "COMMANDS"]
 
 log = logging.getLogger(__name__)
 
 #: the sub-commands, in ``--help`` order: each is the module ``sealloss.cli.<name>``
 COMMANDS = ("demo", "pretrain", "evaluate", "score", "info", "refine")
-
-#: names of :mod:`sealloss.demo.runner` served from here on first use
-_DEMO_NAMES = ("DemoConfig", "DemoResult", "run_demo")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _DEMO_NAMES:
-        from ..demo import runner
-
-        return getattr(runner, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -68,7 +42,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``sealloss`` argument parser with every command of :data:`COMMANDS` registered."""
-    from .. import __version__
+    from ..version import __version__
 
     p = argparse.ArgumentParser(
         prog="sealloss",

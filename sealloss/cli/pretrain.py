@@ -12,16 +12,15 @@ from typing import Any
 
 import numpy as np
 
+from ..demo.pairs import evenly_spaced, load_pairs
+from ..io.atomic import write_text
 from ._common import (
     EXIT_OK,
     THREADS_HELP,
     CLIError,
-    _bar,
-    _torch_threads,
     check_output,
-    evenly_spaced,
-    load_pairs,
-    write_text,
+    progress_bar,
+    torch_threads,
 )
 
 __all__ = ["add_parser", "run"]
@@ -69,7 +68,7 @@ def add_parser(sub: Any, formatter_class: type[argparse.HelpFormatter]) -> argpa
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status (errors are raised for the CLI to report)."""
-    with _torch_threads(args.threads):
+    with torch_threads(args.threads):
         return _pretrain(args)
 
 
@@ -106,7 +105,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     cfg = PretrainConfig(kind=args.kind, model=model, steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr, objective=args.objective,
                          num_negatives=args.negatives, seed=args.seed)
-    bar = _bar(cfg.steps, "pretrain", not args.no_progress)
+    bar = progress_bar(cfg.steps, "pretrain", not args.no_progress)
 
     def progress(step: int, total: int, rec: dict[str, float]) -> None:
         bar.update(step + 1 - bar.n)

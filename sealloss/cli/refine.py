@@ -93,20 +93,20 @@ def add_parser(sub, formatter_class) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit status (errors are raised for the CLI to report)."""
+    from ..io.atomic import write_npz
     from ..io.weights import load_lossnet
     from ..pose.canonical import UNIT_SCALE
     from ..posthoc.refinement import refine
     from ._common import (
         EXIT_OK,
         CLIError,
-        _bar,
-        _check_scale,
-        _float_tensor,
-        _load_file,
-        _pick,
-        _pixels_to_screen,
         check_output,
-        write_npz,
+        check_scale,
+        float_tensor,
+        load_file,
+        pick_array,
+        progress_bar,
+        screen_from_pixels,
     )
     from ._files import check_screen_frame, read_vp3d
 
@@ -122,15 +122,15 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError("--image-size does not apply with --format vp3d: the reader converts "
                            "VideoPose3D's pixels with each camera's resolution")
     else:
-        arrays = _load_file(args.predictions)
+        arrays = load_file(args.predictions)
         x2d_key = args.x2d_key
     if "" in arrays:
         raise CLIError("refine needs an .npz holding both the 2D inputs and the predictions")
     key = next((k for k in keys if k in arrays), keys[0])
-    pred = _float_tensor(_pick(arrays, keys, args.predictions, "predictions"), "predictions")
-    x2d = _float_tensor(_pick(arrays, x2d_key, args.predictions, "2D inputs"), "2D inputs")
+    pred = float_tensor(pick_array(arrays, keys, args.predictions, "predictions"), "predictions")
+    x2d = float_tensor(pick_array(arrays, x2d_key, args.predictions, "2D inputs"), "2D inputs")
     if args.image_size is not None:
-        x2d = _pixels_to_screen(x2d, args.image_size)
+        x2d = screen_from_pixels(x2d, args.image_size)
     else:
         check_screen_frame(x2d, f"{x2d_key!r} in {args.predictions!r}")
     j = net.skeleton.num_joints
@@ -138,13 +138,13 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(
             f"predictions {tuple(pred.shape)} and 2D inputs {tuple(x2d.shape)} must be "
             f"(..., {j}, 3) and (..., {j}, 2) for the loss-net's skeleton {net.skeleton.name!r}")
-    _check_scale(pred, args.units, net.skeleton.root, "predictions", force=args.no_units_check)
+    check_scale(pred, args.units, net.skeleton.root, "predictions", force=args.no_units_check)
     lead = pred.shape[:-2]
     scale = UNIT_SCALE[args.units]
     y = pred.reshape(-1, j, 3) * scale
     x = x2d.reshape(-1, j, 2)
     clip_kw = _clip_options(args, arrays, y.shape[0])
-    bar = _bar(y.shape[0], "refine", not args.no_progress)
+    bar = progress_bar(y.shape[0], "refine", not args.no_progress)
 
     def progress(done: int, total: int) -> None:
         bar.update(done - bar.n)

@@ -15,19 +15,17 @@ from typing import Any
 
 import numpy as np
 
+from ..io.atomic import write_npz, write_rendered, write_text
 from ._common import (
     EXIT_OK,
     CLIError,
-    _bar,
-    _check_scale,
-    _float_tensor,
-    _load_file,
-    _pick,
-    _pixels_to_screen,
     check_output,
-    write_npz,
-    write_rendered,
-    write_text,
+    check_scale,
+    float_tensor,
+    load_file,
+    pick_array,
+    progress_bar,
+    screen_from_pixels,
 )
 from ._files import add_format_options, check_screen_frame, read_vp3d
 
@@ -118,35 +116,35 @@ def run(args: argparse.Namespace) -> int:
             arrays["pred"] = arrays.pop("gt")
         ykeys, x2d_key = ("pred",), "x2d"
     else:
-        arrays = _load_file(args.poses)
+        arrays = load_file(args.poses)
     ykey = next((k for k in ykeys if k in arrays), ykeys[0])
-    y3d = _float_tensor(_pick(arrays, ykeys, args.poses, "3D poses"), "3D poses")
+    y3d = float_tensor(pick_array(arrays, ykeys, args.poses, "3D poses"), "3D poses")
     if args.x2d is not None:
-        x2d = _pick(_load_file(args.x2d), args.x2d_key, args.x2d, "2D inputs")
+        x2d = pick_array(load_file(args.x2d), args.x2d_key, args.x2d, "2D inputs")
     elif "" in arrays:
         raise CLIError("a .npy poses file needs --x2d FILE with the 2D inputs")
     else:
-        x2d = _pick(arrays, x2d_key, args.poses, "2D inputs")
+        x2d = pick_array(arrays, x2d_key, args.poses, "2D inputs")
     x2d_given = x2d
-    x2d = _float_tensor(x2d, "2D inputs")
+    x2d = float_tensor(x2d, "2D inputs")
     if args.image_size is not None:
-        x2d = _pixels_to_screen(x2d, args.image_size)
+        x2d = screen_from_pixels(x2d, args.image_size)
     else:
         check_screen_frame(x2d, f"{args.x2d or args.poses!r}")
     ref = None
     if args.reference_key and "" not in arrays and args.reference_key in arrays:
-        ref = _float_tensor(arrays[args.reference_key], "reference poses")
+        ref = float_tensor(arrays[args.reference_key], "reference poses")
     j = net.skeleton.num_joints
     if y3d.dim() >= 2 and y3d.shape[-2:] == (j, 3):
         for poses, what in ((ref, "reference poses"), (y3d, "3D poses")):
             if poses is not None:
-                _check_scale(poses, args.units, net.skeleton.root, what,
+                check_scale(poses, args.units, net.skeleton.root, what,
                              force=args.no_units_check)
     n = int(np.prod(y3d.shape[:-2])) if y3d.dim() >= 2 else 0
     baseline = None
     if ref is not None and args.blame == "energy":
         baseline = joint_baseline(net, x2d, ref, units=args.units)
-    bar = _bar(n, "score", not args.no_progress)
+    bar = progress_bar(n, "score", not args.no_progress)
 
     def progress(done: int, total: int) -> None:
         bar.update(done - bar.n)
@@ -211,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
         yv = y3d.reshape(-1, j, 3)[top] * UNIT_SCALE[args.units]
         names = [f"#{int(i)}: E = {float(s.energy[i]):.3f}" for i in top]
         try:
-            from ..demo.plots import plot_blame
+            from ..demo.skeleton_plots import plot_blame
 
             write_rendered(plot, lambda tmp: plot_blame(
                 tmp, yv, torch.clamp(s.blame[top], min=0), net.skeleton, names))

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError, DataNotFoundError, PoseShapeError
+from ..pose.canonical import root_relative
 from .cameras import Camera, project_camera_points, world_to_camera
 from .h36m import to_screen
 
@@ -75,7 +76,7 @@ def load_embedded(
             n = rows.size
             new = {
                 "x2d": to_screen(px, res_w, res_h).astype(np.float32),
-                "y3d": (xc - xc[:, :1]).astype(np.float32),
+                "y3d": root_relative(xc).astype(np.float32),
                 "root_cam": xc[:, 0].astype(np.float32),
                 "subject": np.full(n, str(d["clip_subject"][k])),
                 "action": np.full(n, str(d["clip_motion"][k])),

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ..errors import DataFormatError, DataNotFoundError, PoseShapeError
-from ..pose.canonical import pixels_to_screen
+from ..pose.canonical import pixels_to_screen, root_relative
 from ..pose.skeleton import joint_map
 from ._npz import load_npz_entry, npz_entries
 from .cameras import Camera, load_h36m_cameras, project_camera_points, world_to_camera
@@ -170,7 +170,7 @@ def load_h36m(root: str | os.PathLike | None = None) -> H36MData:
             f"{_FILE_3D}: positions_3d has {int((~np.isfinite(pos)).sum())} NaN/Inf values"
         )
     if n:
-        med = float(np.median(np.linalg.norm(pos - pos[:, :1], axis=-1)))
+        med = float(np.median(np.linalg.norm(root_relative(pos), axis=-1)))
         if med < _MIN_MEDIAN_MM:
             raise DataFormatError(
                 f"{_FILE_3D}: median joint distance from the root is {med:.3g}; this file must "
@@ -293,20 +293,30 @@ def h36m_pairs(
                          data.cameras[subject][CAMERA_ORDER[ci]].res_h] for ci in cam_idx])
         res_w, res_h = res[c_local, 0], res[c_local, 1]
         root_cam = xcam[:, _ROOT]
-        seq = data.seq_id[rows][r]
         parts.append({
             "x2d": to_screen(pix, res_w, res_h).astype(np.float32),
-            "y3d": ((xcam - root_cam[:, None]) / 1000.0).astype(np.float32),
+            "y3d": (root_relative(xcam, _ROOT) / 1000.0).astype(np.float32),
             "root_cam": (root_cam / 1000.0).astype(np.float32),
-            "subject": np.full(r.size, subject),
-            "action": data.seq_action_canonical[seq],
-            "camera": cam_global,
-            "seq_id": seq,
-            "frame": data.frame[rows][r],
-            "res_w": res_w.astype(np.int64),
-            "res_h": res_h.astype(np.int64),
+            **_row_columns(data, subject, rows, r, cam_global, res_w, res_h),
         })
     return _concat(parts)
+
+
+def _row_columns(data: H36MData, subject: str, rows: np.ndarray, r: np.ndarray,
+                 cam_global: np.ndarray, res_w: np.ndarray, res_h: np.ndarray
+                 ) -> dict[str, np.ndarray]:
+    """The per-row columns every pair set carries (``rows[r]`` of ``subject``, one camera
+    each): subject, canonical action, camera, sequence id, frame and image size."""
+    seq = data.seq_id[rows][r]
+    return {
+        "subject": np.full(r.size, subject),
+        "action": data.seq_action_canonical[seq],
+        "camera": cam_global,
+        "seq_id": seq,
+        "frame": data.frame[rows][r],
+        "res_w": res_w.astype(np.int64),
+        "res_h": res_h.astype(np.int64),
+    }
 
 
 def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -460,18 +470,11 @@ def h36m_sh_detections(
         res = np.array([[data.cameras[subject][c].res_w, data.cameras[subject][c].res_h]
                         for c in CAMERA_ORDER])
         res_w, res_h = res[cam_global, 0], res[cam_global, 1]
-        seq = data.seq_id[rows][r]
         parts.append({
             "x2d": to_screen(det, res_w, res_h).astype(np.float32),
             "x2d_px": det.astype(np.float32),
             "valid": valid,
-            "subject": np.full(r.size, subject),
-            "action": data.seq_action_canonical[seq],
-            "camera": cam_global,
-            "seq_id": seq,
-            "frame": data.frame[rows][r],
-            "res_w": res_w.astype(np.int64),
-            "res_h": res_h.astype(np.int64),
+            **_row_columns(data, subject, rows, r, cam_global, res_w, res_h),
         })
     return _concat(parts)
 

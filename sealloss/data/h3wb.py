@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFormatError, DataNotFoundError, PoseShapeError
+from ..pose.canonical import root_relative
 from ..pose.skeleton import get_skeleton
 from ._npz import load_npz_entry, npz_entries
 from .h36m import CAMERA_ORDER, to_screen
@@ -152,7 +153,7 @@ def h3wb_pairs(
         d = load_h3wb_json(path)
         y = d["y3d_file"]
         n = y.shape[0]
-        rel = y - y[:, root:root + 1]
+        rel = root_relative(y, root)
         s = _to_metres(rel, units)
         return {
             "x2d": to_screen(d["x2d_px"], res[0], res[1]).astype(np.float32),
@@ -173,7 +174,7 @@ def h3wb_pairs(
     parts = []
     for r in records:
         y = r["camera_3d"]
-        rel = y - y[:, root:root + 1]
+        rel = root_relative(y, root)
         s = _to_metres(rel, units)
         w, h = _H36M_RES[r["camera"]]
         n = y.shape[0]

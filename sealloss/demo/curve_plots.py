@@ -1,4 +1,4 @@
-"""Curve figures: training curves per arm (see :mod:`sealloss.demo.plots`)."""
+"""Curve figures: training curves per arm (see :mod:`sealloss.demo.plot_common`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._plot_common import _LEFT, _RIGHT, _figure, _save
+from .plot_common import LEFT, RIGHT, new_figure, save_figure
+
+__all__ = ["DEFAULT_PANELS", "plot_training_curves"]
 
 
 def _series(history: Sequence[Mapping[str, float]], key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -35,8 +37,8 @@ DEFAULT_PANELS: tuple[tuple[str, str, str], ...] = (
 #: arms thinner, dashed and marked on top, so coinciding curves stay visible
 _ARM_STYLES = (
     {"lw": 3.0, "ls": "-", "color": "#999999", "zorder": 2},
-    {"lw": 1.4, "ls": "--", "color": _LEFT, "zorder": 3},
-    {"lw": 1.4, "ls": ":", "color": _RIGHT, "zorder": 4},
+    {"lw": 1.4, "ls": "--", "color": LEFT, "zorder": 3},
+    {"lw": 1.4, "ls": ":", "color": RIGHT, "zorder": 4},
 )
 
 
@@ -75,7 +77,7 @@ def plot_training_curves(
     diff = len(arms) >= 2 and all(
         _series(histories[a], "loss_sup_mm")[0].size for a in arms[:2])
     n = len(panels) + bool(diff)
-    fig = _figure(3.8 * n, 3.3)
+    fig = new_figure(3.8 * n, 3.3)
     axes = fig.subplots(1, n, squeeze=False)[0]
     for ax, panel in zip(axes, panels):
         key, title = panel[0], panel[1]
@@ -116,10 +118,10 @@ def plot_training_curves(
         (x0, y0), (x1, y1) = (_series(histories[a], "loss_sup_mm") for a in arms[:2])
         common, i0, i1 = np.intersect1d(x0, x1, return_indices=True)
         ax.axhline(0.0, color="#999999", lw=3.0)
-        ax.plot(common, y1[i1] - y0[i0], color=_LEFT, lw=1.4, ls="--",
+        ax.plot(common, y1[i1] - y0[i0], color=LEFT, lw=1.4, ls="--",
                 marker="." if common.size < 30 else None)
         ax.set_title(f"supervised loss, {arms[1]} - {arms[0]}", fontsize=10)
         ax.set_xlabel("training step")
         ax.set_ylabel("difference (mm)", fontsize=8)
         ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -26,7 +26,9 @@ import torch
 from torch import Tensor
 
 from ..metrics import evaluate
-from ..metrics.structural import bone_length_loss, symmetry_loss
+from ..metrics.functional import bsle, lse
+from ..metrics.structural import DEFAULT_EPS
+from ..training.settings import build_wrapper
 from ..training.wrapper import AlternatingWrapper
 from .baselines import SimpleBaseline
 
@@ -58,9 +60,10 @@ class ArmConfig:
     Args:
         name: label in tables.
         seal: add the learned energy through :class:`~sealloss.training.wrapper.AlternatingWrapper`.
-        seal_kwargs: keyword arguments of the wrapper (``lossnet``, ``lam``, ``mode``, ...).
-        w_bone: weight of :func:`~sealloss.metrics.structural.bone_length_loss` (metres).
-        w_sym: weight of :func:`~sealloss.metrics.structural.symmetry_loss` (metres).
+        seal_kwargs: flat wrapper settings (``lossnet``, ``lam``, ``mode``, ...) of
+            :func:`~sealloss.training.settings.build_wrapper`.
+        w_bone: weight of :func:`~sealloss.metrics.functional.bsle` (metres).
+        w_sym: weight of :func:`~sealloss.metrics.functional.lse` (metres).
     """
 
     name: str
@@ -198,9 +201,9 @@ class ArmRun:
         loss_sup = (pred - yb).norm(dim=-1).mean()
         loss = loss_sup
         if arm.w_bone:
-            loss = loss + arm.w_bone * bone_length_loss(pred, yb, "h36m17")
+            loss = loss + arm.w_bone * bsle(pred, yb, "h36m17", eps=DEFAULT_EPS)
         if arm.w_sym:
-            loss = loss + arm.w_sym * symmetry_loss(pred, "h36m17")
+            loss = loss + arm.w_sym * lse(pred, "h36m17", eps=DEFAULT_EPS)
         if self.seal is not None:
             loss = self.seal(loss, xb, pred, yb)
         opt.zero_grad(set_to_none=True)
@@ -222,7 +225,7 @@ def build_arm(arm: ArmConfig, x2d: Tensor, cfg: TrainConfig, seed: int, total_st
     if arm.seal:
         kw: dict[str, Any] = {"seed": seed, "log_every": log_every}
         kw.update(arm.seal_kwargs)
-        seal = AlternatingWrapper(opt, **kw)
+        seal = build_wrapper(**kw)
     gamma = cfg.final_lr_ratio ** (1.0 / max(1, total_steps))
     return ArmRun(arm, cfg, model, opt, seal, gamma)
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ..cli._common import DATA_ROOT_ALONE, CLIError, evenly_spaced, load_pairs
 from ..defaults import RECOMMENDED, recommended
-from ..io.atomic import atomic_open, atomic_write
+from ..io.atomic import write_npz, write_text
+from .pairs import DATA_ROOT_ALONE, evenly_spaced, load_pairs
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DemoConfig:
-    """Options of :func:`run_demo` (the ``sealloss demo`` command)."""
+    """Options of :func:`run_demo` (the ``sealloss demo`` command); :meth:`resolved` raises
+    ValueError for values it cannot run with."""
 
     data: str = "embedded"  # "embedded" (shipped CMU clips) or "h36m"
     data_root: str | None = None
@@ -68,7 +69,7 @@ class DemoConfig:
         c = DemoConfig(**asdict(self))
         c.seeds = tuple(dict.fromkeys(int(v) for v in c.seeds))  # unique, in order
         if not c.seeds:
-            raise CLIError("give at least one seed")
+            raise ValueError("give at least one seed")
         if c.quick:
             c.epochs = c.epochs or 1
             c.width, c.batch_size = min(c.width, 64), min(c.batch_size, 64)
@@ -81,11 +82,11 @@ class DemoConfig:
         if c.epochs is None:
             c.epochs = 8 if c.data == "embedded" else 3
         if c.epochs < 1 or c.width < 1 or c.batch_size < 1:
-            raise CLIError("epochs, width and batch size must be at least 1")
+            raise ValueError("epochs, width and batch size must be at least 1")
         if c.seal_mode not in ("static", "dynamic"):
-            raise CLIError(f"seal mode must be 'static' or 'dynamic', got {c.seal_mode!r}")
+            raise ValueError(f"seal mode must be 'static' or 'dynamic', got {c.seal_mode!r}")
         if c.data != "h36m" and c.data_root is not None:
-            raise CLIError(DATA_ROOT_ALONE)
+            raise ValueError(DATA_ROOT_ALONE)
         return c
 
 
@@ -228,7 +229,7 @@ def run_demo(
     frames = np.asarray(test["frame"])[sel] if "frame" in test else np.arange(sel.size)
     seqs = np.asarray(test["seq_id"])[sel] if "seq_id" in test else np.zeros(sel.size, int)
     if x_tr.shape[0] < cfg.batch_size:
-        raise CLIError(f"only {x_tr.shape[0]} training pairs, fewer than one batch "
+        raise ValueError(f"only {x_tr.shape[0]} training pairs, fewer than one batch "
                        f"({cfg.batch_size})")
     tcfg = TrainConfig(epochs=int(cfg.epochs), batch_size=cfg.batch_size, width=cfg.width,
                        max_steps_per_epoch=cfg.max_steps_per_epoch)
@@ -299,9 +300,9 @@ def run_demo(
     for name, p in preds.items():
         stem = "predictions_" + name.lower().replace(" + ", "_")
         f = out / f"{stem}.npz"
-        with atomic_open(f) as fh:  # a killed demo leaves the old file or the new one
-            np.savez(fh, x2d=x_te.numpy(), pred=p.numpy(), gt=y_te.numpy(),
-                     **({"actions": np.asarray(actions)} if actions else {}))
+        # atomic: a killed demo leaves the old file or the new one
+        write_npz(f, x2d=x_te.numpy(), pred=p.numpy(), gt=y_te.numpy(),
+                  **({"actions": np.asarray(actions)} if actions else {}))
         files[stem] = str(f)
     state = first["SEAL"].seal_state
     if state is not None:
@@ -325,7 +326,7 @@ def run_demo(
             for arm in metrics if arm != "plain"
         }
         summary["verdict"] = result.verdict()
-        atomic_write(out / "results.json", json.dumps(summary, indent=2).encode())
+        write_text(out / "results.json", json.dumps(summary, indent=2))
 
     picks, gap = _figure_picks(y_te.numpy(), {k: v.numpy() for k, v in preds.items()},
                                cfg.plot_samples, frames, seqs)
@@ -370,8 +371,9 @@ def _demo_figures(out: Path, files: dict[str, str], x_te: Any, y_te: Any,
     """The demo's PNGs: skeletons and bones of the poses in ``picks`` (:func:`_figure_picks`),
     each titled with how its poses were picked, and training curves with held-out MPJPE.
     Raises ImportError without matplotlib."""
-    from .plots import plot_bone_changes, plot_pose_comparison, plot_training_curves
+    from .curve_plots import plot_training_curves
     from .selection import describe
+    from .skeleton_plots import plot_bone_changes, plot_pose_comparison
 
     change = "refinement" if "plain + refine" in preds else "SEAL"
     if picks.get("skeletons"):

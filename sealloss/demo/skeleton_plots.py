@@ -1,5 +1,5 @@
 """Skeleton figures: 3D/2D skeleton drawing, poses side by side, bone-length changes and
-per-joint blame (see :mod:`sealloss.demo.plots` for colours and conventions)."""
+per-joint blame (see :mod:`sealloss.demo.plot_common` for colours and conventions)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,22 @@ from typing import Any
 import numpy as np
 
 from ..pose.skeleton import Skeleton, get_skeleton
-from ._plot_common import (
-    _GT_COLOUR,
-    _GT_STYLE,
-    _LEFT,
-    _as_np,
-    _bone_colour,
-    _figure,
-    _figure_legend,
-    _save,
-    _view,
+from .plot_common import (
+    GT_COLOUR,
+    GT_STYLE,
+    LEFT,
+    as_numpy,
+    bone_colour,
+    figure_legend,
+    new_figure,
+    plot_view,
+    save_figure,
 )
+
+__all__ = [
+    "draw_skeleton_3d", "draw_skeleton_2d", "plot_pose_comparison", "bone_lengths",
+    "plot_bone_changes", "plot_blame",
+]
 
 
 def draw_skeleton_3d(
@@ -39,9 +44,9 @@ def draw_skeleton_3d(
     lighter than legs; ``colour`` draws every bone in one colour and ``linestyle`` applies to
     every bone)."""
     sk = get_skeleton(skeleton)
-    p = _view(_as_np(pose))
+    p = plot_view(as_numpy(pose))
     for parent, child in sk.bones:
-        c = colour or _bone_colour(sk, child)
+        c = colour or bone_colour(sk, child)
         seg = p[[parent, child]]
         ax.plot(seg[:, 0], seg[:, 1], seg[:, 2], color=c, alpha=alpha, lw=linewidth,
                 ls=linestyle)
@@ -53,10 +58,10 @@ def draw_skeleton_3d(
 def draw_skeleton_2d(ax: Any, pose2d: Any, skeleton: Skeleton | str = "h36m17") -> None:
     """Draw one ``(J, 2)`` screen-frame pose (y down) on a 2D axis."""
     sk = get_skeleton(skeleton)
-    p = _as_np(pose2d)
+    p = as_numpy(pose2d)
     for parent, child in sk.bones:
         seg = p[[parent, child]]
-        ax.plot(seg[:, 0], seg[:, 1], color=_bone_colour(sk, child), lw=2)
+        ax.plot(seg[:, 0], seg[:, 1], color=bone_colour(sk, child), lw=2)
     ax.invert_yaxis()
     ax.set_aspect("equal", adjustable="datalim")
     ax.tick_params(labelsize=6)
@@ -66,7 +71,7 @@ def draw_skeleton_2d(ax: Any, pose2d: Any, skeleton: Skeleton | str = "h36m17") 
 
 def _frame_3d(ax: Any, poses: Sequence[np.ndarray], radius: float | None = None) -> None:
     """Equal-aspect cube around the poses' bounding box (half side ``radius`` if given)."""
-    pts = np.concatenate([_view(np.asarray(p)) for p in poses], axis=0)
+    pts = np.concatenate([plot_view(np.asarray(p)) for p in poses], axis=0)
     lo, hi = pts.min(0), pts.max(0)
     mid = (lo + hi) / 2
     r = radius if radius is not None else max(0.3, float((hi - lo).max()) / 2 * 1.05)
@@ -112,8 +117,8 @@ def plot_pose_comparison(
         suptitle: optional figure title (e.g. how the rows were picked).
     """
     sk = get_skeleton(skeleton)
-    g = _as_np(gt)
-    preds = {k: _as_np(v) for k, v in predictions.items()}
+    g = as_numpy(gt)
+    preds = {k: as_numpy(v) for k, v in predictions.items()}
     if g.ndim != 3 or g.shape[1:] != (sk.num_joints, 3):
         raise ValueError(f"gt must be (S, {sk.num_joints}, 3), got {g.shape}")
     for k, v in preds.items():
@@ -121,40 +126,40 @@ def plot_pose_comparison(
             raise ValueError(f"prediction {k!r} has shape {v.shape}, gt {g.shape}")
     s = g.shape[0]
     cols = (x2d is not None) + 1 + len(preds)
-    fig = _figure(3.0 * cols, 3.0 * s + 0.4)
+    fig = new_figure(3.0 * cols, 3.0 * s + 0.4)
     g = _centred(g, sk.root)
     preds = {k: _centred(v, sk.root) for k, v in preds.items()}
     for i in range(s):
         c = 0
         if x2d is not None:
             ax = fig.add_subplot(s, cols, i * cols + 1)
-            draw_skeleton_2d(ax, _as_np(x2d)[i], sk)
+            draw_skeleton_2d(ax, as_numpy(x2d)[i], sk)
             ax.set_title("2D input" + (f" ({titles[i]})" if titles else ""), fontsize=9)
             c = 1
-        radius = max(0.3, float(np.ptp(_view(g[i]), axis=0).max()) / 2 * 1.05)
+        radius = max(0.3, float(np.ptp(plot_view(g[i]), axis=0).max()) / 2 * 1.05)
         ax = fig.add_subplot(s, cols, i * cols + c + 1, projection="3d")
         draw_skeleton_3d(ax, g[i], sk, linewidth=2.5)
         _frame_3d(ax, [g[i]], radius)
         ax.set_title("ground truth", fontsize=9)
         for n, (name, p) in enumerate(preds.items()):
             ax = fig.add_subplot(s, cols, i * cols + c + 2 + n, projection="3d")
-            draw_skeleton_3d(ax, g[i], sk, alpha=0.7, linewidth=2.0, colour=_GT_COLOUR,
-                             linestyle=_GT_STYLE)
+            draw_skeleton_3d(ax, g[i], sk, alpha=0.7, linewidth=2.0, colour=GT_COLOUR,
+                             linestyle=GT_STYLE)
             draw_skeleton_3d(ax, p[i], sk, linewidth=2.2)
             _frame_3d(ax, [g[i]], radius)
             err = float(np.linalg.norm(p[i] - g[i], axis=-1).mean())
             ax.set_title(f"{name}: MPJPE {err * 1000:.0f} mm", fontsize=9)
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
-    _figure_legend(fig, sk, with_gt=True)
-    return _save(fig, path)
+    figure_legend(fig, sk, with_gt=True)
+    return save_figure(fig, path)
 
 
 def bone_lengths(poses: Any, skeleton: Skeleton | str = "h36m17") -> np.ndarray:
     """``(..., J, 3)`` poses -> ``(..., B)`` bone lengths (units of the poses), bones in
     ``skeleton.bones`` order."""
     sk = get_skeleton(skeleton)
-    p = _as_np(poses)
+    p = as_numpy(poses)
     par = np.array([a for a, _ in sk.bones])
     chi = np.array([b for _, b in sk.bones])
     return np.linalg.norm(p[..., chi, :] - p[..., par, :], axis=-1)
@@ -192,7 +197,7 @@ def plot_bone_changes(
         suptitle: optional figure title (e.g. how the rows were picked).
     """
     sk = get_skeleton(skeleton)
-    g, a, b = _as_np(gt), _as_np(plain), _as_np(seal)
+    g, a, b = as_numpy(gt), as_numpy(plain), as_numpy(seal)
     if g.ndim != 3 or g.shape[1:] != (sk.num_joints, 3) or not a.shape == b.shape == g.shape:
         raise ValueError(f"gt, plain and seal must be (N, {sk.num_joints}, 3) alike, got "
                          f"{g.shape}, {a.shape}, {b.shape}")
@@ -207,18 +212,18 @@ def plot_bone_changes(
     if row_titles is not None and len(row_titles) != len(rows):
         raise ValueError(f"{len(row_titles)} row titles for {len(rows)} rows")
     bone_names = [f"{sk.joint_names[p]}-{sk.joint_names[c]}" for p, c in sk.bones]
-    fig = _figure(13.0, 3.3 * len(rows))
+    fig = new_figure(13.0, 3.3 * len(rows))
     g, a, b = (_centred(v, sk.root) for v in (g, a, b))
     for r, i in enumerate(rows):
-        radius = max(0.3, float(np.ptp(_view(g[i]), axis=0).max()) / 2 * 1.05)
+        radius = max(0.3, float(np.ptp(plot_view(g[i]), axis=0).max()) / 2 * 1.05)
         for c, (title, pose) in enumerate((("ground truth", None), (names[0], a[i]),
                                            (names[1], b[i]))):
             ax = fig.add_subplot(len(rows), 5, r * 5 + c + 1, projection="3d")
             if pose is None:
                 draw_skeleton_3d(ax, g[i], sk, linewidth=2.5)
             else:
-                draw_skeleton_3d(ax, g[i], sk, alpha=0.7, linewidth=2.0, colour=_GT_COLOUR,
-                                 linestyle=_GT_STYLE)
+                draw_skeleton_3d(ax, g[i], sk, alpha=0.7, linewidth=2.0, colour=GT_COLOUR,
+                                 linestyle=GT_STYLE)
                 draw_skeleton_3d(ax, pose, sk, linewidth=2.2)
             _frame_3d(ax, [g[i]], radius)
             label = row_titles[r] if row_titles is not None else f"test pose #{i}"
@@ -228,7 +233,7 @@ def plot_bone_changes(
         h = 0.27
         ax.barh(y - h, lg[i], h, color="#333333", label="ground truth")
         ax.barh(y, la[i], h, color="#999999", label=names[0])
-        ax.barh(y + h, lb[i], h, color=_LEFT, label=names[1])
+        ax.barh(y + h, lb[i], h, color=LEFT, label=names[1])
         for k in np.argsort(-np.abs(lb[i] - la[i]), kind="stable")[:3]:
             ax.text(max(lg[i][k], la[i][k], lb[i][k]) + 5, y[k],
                     f"gt {lg[i][k]:.0f} | {names[0]} {la[i][k]:.0f} | {names[1]} "
@@ -243,8 +248,8 @@ def plot_bone_changes(
         ax.legend(fontsize=6, loc="lower right")
     if suptitle:
         fig.suptitle(suptitle, fontsize=9)
-    _figure_legend(fig, sk, with_gt=True)
-    return _save(fig, path)
+    figure_legend(fig, sk, with_gt=True)
+    return save_figure(fig, path)
 
 
 
@@ -258,7 +263,7 @@ def plot_blame(
     """3D poses ``(S, J, 3)`` with joints coloured by blame ``(S, J)`` (white = none, dark red =
     the most blamed joint of the figure) and a bar chart of each pose's blame per joint."""
     sk = get_skeleton(skeleton)
-    p, b = _as_np(poses), _as_np(blame)
+    p, b = as_numpy(poses), as_numpy(blame)
     if p.ndim != 3 or b.shape != p.shape[:2]:
         raise ValueError(f"poses (S, J, 3) and blame (S, J) expected, got {p.shape} and {b.shape}")
     from matplotlib import colormaps
@@ -266,7 +271,7 @@ def plot_blame(
     cmap = colormaps["Reds"]
     top = max(float(b.max()), 1e-12)
     s = p.shape[0]
-    fig = _figure(8.0, 2.8 * s)
+    fig = new_figure(8.0, 2.8 * s)
     for i in range(s):
         ax = fig.add_subplot(s, 2, 2 * i + 1, projection="3d")
         cols = [cmap(max(0.0, float(v)) / top) for v in b[i]]
@@ -281,5 +286,5 @@ def plot_blame(
         ax.set_yticklabels(sk.joint_names, fontsize=6)
         ax.invert_yaxis()
         ax.set_xlabel("blame (|dE/dy_j| or energy above baseline)", fontsize=8)
-    _figure_legend(fig, sk)
-    return _save(fig, path)
+    figure_legend(fig, sk)
+    return save_figure(fig, path)

@@ -40,6 +40,7 @@ from ..errors import SealLossError
 
 __all__ = ["SealHooks", "SealCallbackError"]  # and SealCallback, built on first access
 
+_DEFAULT_RATIO = RECOMMENDED["target_force_ratio"]
 _LOGGED = ("lam", "energy_pred", "energy_gap", "force_ratio", "alignment", "lossnet_loss")
 
 
@@ -58,12 +59,14 @@ class SealHooks:
             graph-transformer loss-net (dynamic mode).
         lam: ``float``, callable ``step -> float`` or ``"auto"`` (force-ratio control).
         mode: ``"static"`` (default: frozen), ``"dynamic"`` or ``"warm"`` (see the wrapper).
-        target_force_ratio: the force ratio ``lam="auto"`` holds (default 0.3).
+        target_force_ratio: the force ratio ``lam="auto"`` holds (default 0.3; another value
+            with a ``lam`` that is not ``"auto"`` is refused).
         score_fraction: share of each batch the energy term scores (default 0.25).
         keys: names of the 2D input, prediction and target in the ``training_step`` output.
         log_prefix: prefix of the logged diagnostics (``None``: no logging).
-        **wrapper_kwargs: any other :class:`~sealloss.training.wrapper.AlternatingWrapper` argument
-            (``k``, ``negatives``, ``adapter``, ``skeleton``, ``seed`` ...).
+        **wrapper_kwargs: any other flat wrapper setting of
+            :func:`sealloss.training.settings.build_wrapper` (``k``, ``negatives``, ``adapter``,
+            ``skeleton``, ``seed`` ...); a setting that would be ignored is refused.
     """
 
     def __init__(
@@ -100,11 +103,14 @@ class SealHooks:
                 "manual_backward"
             )
         if self.wrapper is None:
-            from ..training.wrapper import AlternatingWrapper
+            from ..training.settings import build_wrapper
 
-            self.wrapper = AlternatingWrapper(
-                None, self.lossnet, lam=self.lam, mode=self.mode,
-                device=getattr(pl_module, "device", None), **self.wrapper_kwargs,
+            kw = dict(self.wrapper_kwargs)
+            if self.lam != "auto" and kw.get("target_force_ratio") == _DEFAULT_RATIO:
+                del kw["target_force_ratio"]  # the default: only "auto" holds a force ratio
+            self.wrapper = build_wrapper(
+                lossnet=self.lossnet, lam=self.lam, mode=self.mode,
+                device=getattr(pl_module, "device", None), **kw,
             )
         else:
             self.wrapper.lossnet.to(getattr(pl_module, "device", "cpu"))

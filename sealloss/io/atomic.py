@@ -22,7 +22,9 @@ is not (:func:`atomic_open`): several processes saving to one path never lose a 
 
 :func:`atomic_open` is the streaming form (a binary file object; on leaving the ``with`` block
 the file is fsynced and renamed over the target, on an error it is removed and the target
-keeps its old content); :func:`atomic_write` writes byte strings through it.
+keeps its old content); :func:`atomic_write` writes byte strings through it, and
+:func:`write_npz`, :func:`write_text` and :func:`write_rendered` write arrays, text and files
+made by a renderer (a figure) through them, under exactly the name given.
 """
 
 from __future__ import annotations
@@ -33,16 +35,21 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+import numpy as np
 
 try:  # POSIX advisory locks tell a live writer's temporary file from a dead one's
     import fcntl
 except ImportError:  # pragma: no cover - Windows: age alone decides
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_open", "atomic_write", "fsync_dir", "remove_stale_temps", "temp_prefix"]
+__all__ = [
+    "atomic_open", "atomic_write", "fsync_dir", "remove_stale_temps", "temp_prefix",
+    "write_npz", "write_text", "write_rendered",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -193,3 +200,27 @@ def atomic_write(path: str | os.PathLike, *chunks: bytes) -> Path:
         for chunk in chunks:
             f.write(chunk)
     return path
+
+
+def write_npz(path: str | os.PathLike, **arrays: Any) -> Path:
+    """``np.savez`` of ``arrays`` to exactly ``path`` (no suffix appended), atomically; returns
+    ``path``."""
+    path = Path(path)
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """``text`` (UTF-8) to exactly ``path``, atomically; returns ``path``."""
+    return atomic_write(path, text.encode("utf-8"))
+
+
+def write_rendered(path: str | os.PathLike, render: Callable[[Path], object]) -> Path:
+    """A file made by ``render(tmp_path)`` (e.g. a plot; ``tmp_path`` has ``path``'s name, in a
+    private temporary folder), moved to exactly ``path`` atomically; returns ``path``."""
+    path = Path(path)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as d:
+        tmp = Path(d) / path.name
+        render(tmp)
+        return atomic_write(path, tmp.read_bytes())

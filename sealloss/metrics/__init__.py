@@ -1,12 +1,15 @@
 """Pose metrics: pure functions (:mod:`.functional`), a streaming evaluator (:mod:`.evaluator`)
-and temporal metrics of clips (:mod:`.temporal`: bone-length spread, MPJVE, acceleration error).
+and temporal metrics of clips (:mod:`.temporal`: bone-length spread, MPJVE, acceleration error);
+explicit structural losses built on them (:mod:`.structural`); the reducers every
+``reduction=`` of metrics and objectives resolves to (:mod:`.reduction`).
 
 Lengths come out in the inputs' units from the functions and in mm from the evaluator.
 """
 
 from __future__ import annotations
 
-from .evaluator import EvalResult, PoseEvaluator, evaluate
+from .eval_result import EvalResult
+from .evaluator import PoseEvaluator, evaluate
 from .functional import (
     auc,
     bone_subset,

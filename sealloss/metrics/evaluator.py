@@ -37,12 +37,13 @@ import numpy as np
 import torch
 
 from ..errors import PoseShapeError, UnitsWarning
-from ..pose.checks import check_finite, warn_if_millimetres
+from ..pose.canonical import root_relative
+from ..pose.checks import check_finite, joint_indices, warn_if_millimetres
 from ..pose.skeleton import Skeleton, get_skeleton
 from . import functional as F
 from .eval_result import EvalResult
 
-__all__ = ["PoseEvaluator", "EvalResult", "evaluate"]
+__all__ = ["PoseEvaluator", "evaluate"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class PoseEvaluator:
         if units not in _TO_MM:
             raise PoseShapeError(f"unknown units {units!r}; use one of {sorted(_TO_MM)}")
         self.units = units
-        sel = F._joint_list(joints, self.skeleton.num_joints)
+        sel = joint_indices(joints, self.skeleton.num_joints)
         all_joints = range(self.skeleton.num_joints)
         self.joints: tuple[int, ...] = tuple(all_joints if sel is None else sel)
         if not self.joints:
@@ -173,7 +174,7 @@ class PoseEvaluator:
             r = sk.root
             if r not in self.joints:
                 check_finite(t[:, r], f"{what} root joint")
-            t = t - t[:, r : r + 1]
+            t = root_relative(t, r)
         return t * _TO_MM[self.units]
 
     def _expand_actions(self, actions: object, lead: tuple[int, ...], n: int) -> list[str] | None:

@@ -4,30 +4,42 @@ Pure functions on canonical poses ``(..., J, 3)`` (root-relative metres; any uni
 losses come out in them) with thin :class:`torch.nn.Module` wrappers. Every term is computed
 **per sample** (never from batch means of bone lengths) and reduced by ``reduction``:
 
-- :func:`bone_length_loss`: mean over bones of ``| |b_pred| - |b_gt| |``;
-- :func:`symmetry_loss`: mean over symmetric bone pairs of ``| |b_left| - |b_right| |``;
+- bone length: :func:`~sealloss.metrics.functional.bsle` with ``eps`` (:class:`BoneLengthLoss`),
+  the mean over bones of ``| |b_pred| - |b_gt| |``;
+- symmetry: :func:`~sealloss.metrics.functional.lse` with ``eps`` (:class:`SymmetryLoss`), the
+  mean over symmetric bone pairs of ``| |b_left| - |b_right| |``;
 - :func:`kcs_loss`: ``|| B_pred^T B_pred - B_gt^T B_gt ||_F`` with ``B`` the ``3 x bones``
   matrix of bone vectors (kinematic chain space, RepNet; Wandt & Rosenhahn, CVPR 2019).
 
-All three are invariant to global rotation and translation. Bone lengths are
-``sqrt(|b|^2 + eps^2)`` so gradients stay finite for zero-length bones; the Frobenius norm has a
-zero subgradient at zero (torch), so :func:`kcs_loss` is differentiable at the ground truth.
+The bone and symmetry terms are the BSLE / LSE metrics themselves (one implementation): as
+losses they take ``eps=DEFAULT_EPS``. All three are invariant to global rotation and
+translation. Bone lengths are ``sqrt(|b|^2 + eps^2)`` so gradients stay finite for zero-length
+bones; the Frobenius norm has a zero subgradient at zero (torch), so :func:`kcs_loss` is
+differentiable at the ground truth.
+
+Example:
+    >>> gt = torch.zeros(1, 17, 3); gt[..., 1:, 0] = torch.arange(1.0, 17.0)
+    >>> pred = gt.clone(); pred[..., 10, 0] += 0.16  # Head: one bone 0.16 longer
+    >>> round(BoneLengthLoss("h36m17")(pred, gt).item(), 6)
+    0.01
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-from ..errors import PoseShapeError, SkeletonMismatchError
-from ..pose.checks import check_pose
+from ..errors import SkeletonMismatchError
+from ..pose.checks import check_pose_pair
 from ..pose.kinematics import bone_vectors
 from ..pose.skeleton import Skeleton, get_skeleton
-from .functional import Reduction, bsle, lse, reduce
+from .functional import bsle, lse
+from .reduction import Reduction, get_reducer
 
 __all__ = [
-    "bone_length_loss",
-    "symmetry_loss",
+    "DEFAULT_EPS",
     "kcs_loss",
     "kcs_gram",
     "BoneLengthLoss",
@@ -37,60 +49,6 @@ __all__ = [
 ]
 
 DEFAULT_EPS = 1e-6  # 1 micrometre for metre poses: keeps d|b|/db finite at |b| = 0
-
-
-def _check_pred_gt(pred: torch.Tensor, gt: torch.Tensor, sk: Skeleton) -> None:
-    check_pose(pred, sk.num_joints, 3, "pred")
-    check_pose(gt, sk.num_joints, 3, "gt")
-    if pred.shape != gt.shape:
-        raise PoseShapeError(
-            f"pred {tuple(pred.shape)} and gt {tuple(gt.shape)} must have the same shape"
-        )
-
-
-def bone_length_loss(
-    pred: torch.Tensor,
-    gt: torch.Tensor,
-    skeleton: Skeleton | str,
-    reduction: Reduction = "mean",
-    eps: float = DEFAULT_EPS,
-) -> torch.Tensor:
-    """Per-sample mean over bones of ``| |b_pred| - |b_gt| |``.
-
-    Args:
-        pred, gt: ``(..., J, 3)`` poses in the same units.
-        skeleton: gives the bones.
-        reduction: ``"none"`` -> ``(...)``; ``"mean"`` | ``"sum"`` -> scalar.
-        eps: bone lengths are ``sqrt(|b|^2 + eps^2)`` (same units as the poses).
-
-    Example:
-        >>> gt = torch.zeros(1, 17, 3); gt[..., 1:, 0] = torch.arange(1.0, 17.0)
-        >>> pred = gt.clone(); pred[..., 10, 0] += 0.16  # Head: one bone 0.16 longer
-        >>> round(bone_length_loss(pred, gt, "h36m17").item(), 6)
-        0.01
-    """
-    sk = get_skeleton(skeleton)
-    _check_pred_gt(pred, gt, sk)
-    return bsle(pred, gt, sk, reduction, eps=eps)
-
-
-def symmetry_loss(
-    pred: torch.Tensor,
-    skeleton: Skeleton | str,
-    reduction: Reduction = "mean",
-    eps: float = DEFAULT_EPS,
-) -> torch.Tensor:
-    """Per-sample mean over symmetric bone pairs of ``| |b_left| - |b_right| |``.
-
-    Args:
-        pred: ``(..., J, 3)`` pose.
-        skeleton: gives the bones and left/right pairs; raises
-            :class:`~sealloss.errors.SkeletonMismatchError` when it has none.
-        reduction, eps: as in :func:`bone_length_loss`.
-    """
-    sk = get_skeleton(skeleton)
-    check_pose(pred, sk.num_joints, 3, "pred")
-    return lse(pred, sk, reduction, eps=eps)
 
 
 def kcs_gram(y: torch.Tensor, skeleton: Skeleton | str) -> torch.Tensor:
@@ -114,19 +72,21 @@ def kcs_loss(
     Args:
         pred, gt: ``(..., J, 3)`` poses in the same units.
         skeleton: gives the bones.
-        reduction: as in :func:`bone_length_loss`.
+        reduction: ``"none"`` -> ``(...)``; ``"mean"`` | ``"sum"`` -> scalar (or a
+            :class:`~sealloss.metrics.reduction.Reducer`).
     """
+    reducer = get_reducer(reduction, empty=math.nan)
     sk = get_skeleton(skeleton)
-    _check_pred_gt(pred, gt, sk)
+    check_pose_pair(pred, gt, sk.num_joints, 3)
     if not sk.bones:
         raise SkeletonMismatchError(f"skeleton {sk.name!r} has no bones")
     diff = kcs_gram(pred, sk) - kcs_gram(gt, sk)
-    return reduce(torch.linalg.vector_norm(diff, dim=(-2, -1)), reduction)
+    return reducer(torch.linalg.vector_norm(diff, dim=(-2, -1)))
 
 
 # --------------------------------------------------------------------------- modules
-class BoneLengthLoss(nn.Module):
-    """Module form of :func:`bone_length_loss`; ``forward(pred, gt)``."""
+class _LengthTermLoss(nn.Module):
+    """Options of a bone-length term: skeleton, reduction and the length ``eps``."""
 
     def __init__(
         self, skeleton: Skeleton | str, reduction: Reduction = "mean", eps: float = DEFAULT_EPS
@@ -135,30 +95,25 @@ class BoneLengthLoss(nn.Module):
         self.skeleton = get_skeleton(skeleton)
         self.reduction = reduction
         self.eps = eps
+
+    def extra_repr(self) -> str:
+        return f"skeleton={self.skeleton.name!r}, reduction={self.reduction!r}, eps={self.eps}"
+
+
+class BoneLengthLoss(_LengthTermLoss):
+    """:func:`~sealloss.metrics.functional.bsle` as a loss (``eps`` default
+    :data:`DEFAULT_EPS`); ``forward(pred (..., J, 3), gt (..., J, 3))``."""
 
     def forward(self, pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-        return bone_length_loss(pred, gt, self.skeleton, self.reduction, self.eps)
-
-    def extra_repr(self) -> str:
-        return f"skeleton={self.skeleton.name!r}, reduction={self.reduction!r}, eps={self.eps}"
+        return bsle(pred, gt, self.skeleton, self.reduction, eps=self.eps)
 
 
-class SymmetryLoss(nn.Module):
-    """Module form of :func:`symmetry_loss`; ``forward(pred)``."""
-
-    def __init__(
-        self, skeleton: Skeleton | str, reduction: Reduction = "mean", eps: float = DEFAULT_EPS
-    ) -> None:
-        super().__init__()
-        self.skeleton = get_skeleton(skeleton)
-        self.reduction = reduction
-        self.eps = eps
+class SymmetryLoss(_LengthTermLoss):
+    """:func:`~sealloss.metrics.functional.lse` as a loss (``eps`` default
+    :data:`DEFAULT_EPS`); ``forward(pred (..., J, 3))``."""
 
     def forward(self, pred: torch.Tensor) -> torch.Tensor:
-        return symmetry_loss(pred, self.skeleton, self.reduction, self.eps)
-
-    def extra_repr(self) -> str:
-        return f"skeleton={self.skeleton.name!r}, reduction={self.reduction!r}, eps={self.eps}"
+        return lse(pred, self.skeleton, self.reduction, eps=self.eps)
 
 
 class KCSLoss(nn.Module):
@@ -205,8 +160,7 @@ class StructuralLoss(nn.Module):
         for name, w in (("w_bone", w_bone), ("w_sym", w_sym), ("w_kcs", w_kcs)):
             if w < 0:
                 raise ValueError(f"{name} must be >= 0, got {w}")
-        if reduction not in ("none", "mean", "sum"):
-            raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        self._reducer = get_reducer(reduction, empty=math.nan)
         self.skeleton = get_skeleton(skeleton)
         self.w_bone, self.w_sym, self.w_kcs = float(w_bone), float(w_sym), float(w_kcs)
         self.reduction = reduction
@@ -215,11 +169,11 @@ class StructuralLoss(nn.Module):
     def terms(self, pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
         """Unweighted per-sample terms with non-zero weight: name -> ``(...)``."""
         sk, out = self.skeleton, {}
-        _check_pred_gt(pred, gt, sk)
+        check_pose_pair(pred, gt, sk.num_joints, 3)
         if self.w_bone:
-            out["bone"] = bone_length_loss(pred, gt, sk, "none", self.eps)
+            out["bone"] = bsle(pred, gt, sk, "none", eps=self.eps)
         if self.w_sym:
-            out["sym"] = symmetry_loss(pred, sk, "none", self.eps)
+            out["sym"] = lse(pred, sk, "none", eps=self.eps)
         if self.w_kcs:
             out["kcs"] = kcs_loss(pred, gt, sk, "none")
         return out
@@ -229,7 +183,7 @@ class StructuralLoss(nn.Module):
         total = pred.new_zeros(pred.shape[:-2])
         for name, value in self.terms(pred, gt).items():
             total = total + weights[name] * value
-        return reduce(total, self.reduction)
+        return self._reducer(total)
 
     def extra_repr(self) -> str:
         return (

@@ -43,11 +43,13 @@ import numpy as np
 import torch
 
 from ..errors import PoseShapeError
-from ..pose.checks import check_finite
+from ..pose.canonical import root_relative
+from ..pose.checks import check_finite, check_pose, check_pose_pair, joint_indices
+from ..pose.kinematics import bone_lengths
 from ..pose.skeleton import Skeleton, get_skeleton
-from ._checks import Reduction, _check_one, _check_reduction, _check_two, _joint_list
 from .eval_result import EvalResult
-from .structure import _lengths, _require_items, bone_subset
+from .functional import bone_subset
+from .reduction import NoReducer, Reducer, Reduction, get_reducer
 
 __all__ = [
     "ClipIndex",
@@ -248,15 +250,6 @@ def clips_from_arrays(arrays: Mapping[str, np.ndarray], keys: Sequence[str], n: 
 
 
 # --------------------------------------------------------------------------- functions
-def _reduce_nan(values: torch.Tensor, reduction: Reduction) -> torch.Tensor:
-    """Mean / sum over the first axis ignoring NaN (clips of one sample)."""
-    if reduction == "none":
-        return values
-    if reduction == "sum":
-        return values.nansum(0)
-    return values.nanmean(0)
-
-
 def _index(clips: object, frames: object, fps: float, n: int) -> ClipIndex:
     if isinstance(clips, ClipIndex):
         if clips.ids.size != n:
@@ -296,22 +289,22 @@ def bone_length_spread(
         per_bone: keep the bone axis: ``(C, B)`` (``"mean"`` -> ``(B,)``).
         joints: only bones whose both end joints are in this subset.
     """
-    _check_reduction(reduction)
+    # a clip of one sample has no spread (NaN): left out of the mean and the sum
+    reducer = get_reducer(reduction, skip_nan=True)
     sk = get_skeleton(skeleton)
-    _check_one(pred, "pred", sk.num_joints)
+    check_pose(pred, sk.num_joints, None, "pred", finite=False)
     if pred.dim() != 3:
         raise PoseShapeError(f"pred must have shape (N, J, 3), got {tuple(pred.shape)}")
-    keep = _joint_list(joints, sk.num_joints)
-    check_finite(pred.detach() if keep is None else pred.detach()[:, keep], "pred")
-    bones, _ = bone_subset(sk, keep)
-    _require_items(len(bones), "bones", sk, keep)
+    keep = joint_indices(joints, sk.num_joints)
+    check_finite(pred.detach(), "pred", keep)
+    bones, _ = bone_subset(sk, keep, require="bones")
     index = _index(clips, None, 1.0, pred.shape[0])
-    per = _spread_per_clip(_lengths(pred.detach(), sk, bones, 0.0), index)
-    return _reduce_nan(per if per_bone else per.mean(-1), reduction)
+    per = _spread_per_clip(bone_lengths(pred.detach(), sk, 0.0, bones), index)
+    return reducer(per if per_bone else per.mean(-1), dim=0)
 
 
 def _check_motion(pred: torch.Tensor, gt: torch.Tensor) -> None:
-    _check_two(pred, gt, finite=True)
+    check_pose_pair(pred, gt)
     if pred.dim() != 3:
         raise PoseShapeError(f"poses must have shape (N, J, D), got {tuple(pred.shape)}")
 
@@ -339,18 +332,16 @@ def _acceleration_errors(pred: torch.Tensor, gt: torch.Tensor, index: ClipIndex
     return acc.norm(dim=-1).mean(-1), a
 
 
-def _mean(values: torch.Tensor, reduction: Reduction) -> torch.Tensor:
-    if reduction == "none":
-        return values
-    if values.numel() == 0:
+def _mean(values: torch.Tensor, reducer: Reducer) -> torch.Tensor:
+    """Reduce per-pair (per-triple) errors; with none, the mean and the sum are NaN."""
+    if values.numel() == 0 and not isinstance(reducer, NoReducer):
         return values.new_tensor(float("nan"))
-    return values.mean() if reduction == "mean" else values.sum()
+    return reducer(values)
 
 
 def _motion_index(name: str, pred: torch.Tensor, gt: torch.Tensor, clips, frames, fps: float,
-                  reduction: Reduction) -> ClipIndex:
+                  ) -> ClipIndex:
     """The checks shared by the motion metrics, then the clip index they are computed on."""
-    _check_reduction(reduction)
     _check_motion(pred, gt)
     if frames is None and not isinstance(clips, ClipIndex):
         raise PoseShapeError(f"{name} needs frames= (frame indices of every row), not row order")
@@ -376,9 +367,10 @@ def mpjve(
         reduction: ``"none"`` -> ``(M,)`` one value per neighbouring pair (in clip, then time
             order); ``"mean"`` (NaN when no clip has two samples) / ``"sum"``.
     """
-    index = _motion_index("mpjve", pred, gt, clips, frames, fps, reduction)
+    reducer = get_reducer(reduction)
+    index = _motion_index("mpjve", pred, gt, clips, frames, fps)
     err, _ = _velocity_errors(pred.detach(), gt.detach(), index)
-    return _mean(err, reduction)
+    return _mean(err, reducer)
 
 
 def acceleration_error(
@@ -394,9 +386,10 @@ def acceleration_error(
     Arguments as in :func:`mpjve`; ``"none"`` gives one value per triple of neighbouring
     samples ``(M,)``.
     """
-    index = _motion_index("acceleration_error", pred, gt, clips, frames, fps, reduction)
+    reducer = get_reducer(reduction)
+    index = _motion_index("acceleration_error", pred, gt, clips, frames, fps)
     err, _ = _acceleration_errors(pred.detach(), gt.detach(), index)
-    return _mean(err, reduction)
+    return _mean(err, reducer)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -408,10 +401,10 @@ def _prepare(x: torch.Tensor | np.ndarray, sk: Skeleton, keep: list[int] | None,
             f"{what} must be a floating (N, {sk.num_joints}, 3) array for skeleton {sk.name!r}, "
             f"got {tuple(t.shape)} {t.dtype}")
     t = t.detach().to("cpu", torch.float64)
-    check_finite(t if keep is None else t[:, keep], what)
+    check_finite(t, what, keep)
     if root_align:
         check_finite(t[:, sk.root], f"{what} root joint")
-        t = t - t[:, sk.root : sk.root + 1]
+        t = root_relative(t, sk.root)
     return t * scale
 
 
@@ -451,14 +444,13 @@ def evaluate_temporal(
     if units not in _TO_MM:
         raise PoseShapeError(f"unknown units {units!r}; use one of {sorted(_TO_MM)}")
     sk = get_skeleton(skeleton)
-    keep = _joint_list(joints, sk.num_joints)
+    keep = joint_indices(joints, sk.num_joints)
     p = _prepare(pred, sk, keep, "pred", _TO_MM[units], root_align)
     g = _prepare(gt, sk, keep, "gt", _TO_MM[units], root_align)
     if p.shape != g.shape:
         raise PoseShapeError(f"pred {tuple(p.shape)} and gt {tuple(g.shape)} must match")
     n = p.shape[0]
-    bones, _ = bone_subset(sk, keep)
-    _require_items(len(bones), "bones", sk, keep)
+    bones, _ = bone_subset(sk, keep, require="bones")
     acts: list[str] | None = None
     if actions is not None:
         acts = ([actions] * n if isinstance(actions, str)
@@ -475,8 +467,8 @@ def evaluate_temporal(
         act_of = np.asarray(act_of, dtype=np.int64).reshape(-1)
         index = clip_index(np.stack([base.ids, act_of], 1), frames, fps, n=n)
     ps, gs = (p, g) if keep is None else (p[:, keep], g[:, keep])
-    spread = _spread_per_clip(_lengths(p, sk, bones, 0.0), index).mean(-1)
-    spread_gt = _spread_per_clip(_lengths(g, sk, bones, 0.0), index).mean(-1)
+    spread = _spread_per_clip(bone_lengths(p, sk, 0.0, bones), index).mean(-1)
+    spread_gt = _spread_per_clip(bone_lengths(g, sk, 0.0, bones), index).mean(-1)
     vel, vel_rows = _velocity_errors(ps, gs, index)
     acc, acc_rows = _acceleration_errors(ps, gs, index)
     clip_act = np.zeros(index.num_clips, dtype=np.int64)

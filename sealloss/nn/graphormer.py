@@ -1,5 +1,5 @@
 """Graphormer loss-net over the skeleton graph (METHOD.md s.2); PyG batching of poses lives in
-:mod:`sealloss.nn.graph_batch` (re-exported here)."""
+:mod:`sealloss.nn.graph_batch`."""
 
 from __future__ import annotations
 
@@ -14,15 +14,7 @@ from ..errors import PoseShapeError, SkeletonMismatchError
 from ..pose.canonical import UNIT_SCALE, CanonicalSpec
 from ..pose.checks import check_finite
 from ..pose.skeleton import Skeleton, get_skeleton
-from .attention import EdgePattern, SkeletonAttention
-from .base import EnergyOutput, LossNet
-from .encodings import FEATURE_SETS, GraphToken, HopBias, JointEncoder, hop_codes, joint_features
-from .graph_batch import _as_list, poses_to_batch  # noqa: F401  (re-exported)
-
-__all__ = ["GraphormerBlock", "GraphormerLossNet", "poses_to_batch", "ACTIVATIONS"]
-
-from ._common import (  # noqa: E402  (re-exported: older code imports them from here)
-    ACTIVATIONS,
+from ._common import (
     MAX_COORD_SCALE,
     MAX_DEGREE,
     MAX_HEADS,
@@ -34,6 +26,11 @@ from ._common import (  # noqa: E402  (re-exported: older code imports them from
     check_int_arg,
     make_activation,
 )
+from .attention import EdgePattern, SkeletonAttention
+from .base import EnergyOutput, LossNet
+from .encodings import FEATURE_SETS, GraphToken, HopBias, JointEncoder, hop_codes, joint_features
+
+__all__ = ["GraphormerBlock", "GraphormerLossNet"]
 
 
 class GraphormerBlock(nn.Module):
@@ -87,8 +84,8 @@ class GraphormerLossNet(LossNet):
     and the differences between joints are the node heads' blame.
 
     Paths: :meth:`forward` (one skeleton, dense batches) uses the dense attention path;
-    :meth:`forward_graph` scores a PyG ``Batch`` (:func:`poses_to_batch`) of any of the net's
-    skeletons by message passing. Both share all parameters and agree to float rounding.
+    :meth:`forward_graph` scores a PyG ``Batch`` (:func:`~sealloss.nn.poses_to_batch`) of any of
+    the net's skeletons by message passing. Both share all parameters and agree to float rounding.
 
     Joint identities are embedded by joint **name**: the vocabulary is the union of the joint
     names of ``skeleton`` and ``extra_skeletons`` (same-named joints share an embedding), so
@@ -285,7 +282,7 @@ class GraphormerLossNet(LossNet):
     def forward_graph(
         self, batch: Batch, per_joint: bool = False, fused: bool = True
     ) -> EnergyOutput:
-        """Score a PyG ``Batch`` from :func:`poses_to_batch` by message passing.
+        """Score a PyG ``Batch`` from :func:`~sealloss.nn.poses_to_batch` by message passing.
 
         Graphs may use different skeletons (each must be one of :attr:`skeletons`).
         ``fused=True`` computes the edge messages with sparse kernels

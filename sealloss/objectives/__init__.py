@@ -1,5 +1,9 @@
 """Loss-net training objectives: energies in, per-sample losses out, reducers reduce.
 
+The reducers (``reduction=`` / ``reducer=``: a name or a
+:class:`~sealloss.metrics.reduction.Reducer`) are :mod:`sealloss.metrics.reduction`'s, shared
+with the metrics.
+
 The objectives are pure functions: ranking objectives take ground-truth energies ``e_pos (B,)``
 and negative energies ``e_neg (B, K)``; gradient-matching objectives (:mod:`.score`) take energy
 gradients and displacements. :func:`lossnet_loss` (:mod:`.step`) is the one place that runs a
@@ -8,15 +12,6 @@ loss-net on a batch and combines the terms; pretraining and the wrapper both cal
 
 from .margin import COST_KINDS, MarginObjective, margin_loss, task_cost
 from .nce import NCEObjective, nce_loss
-from .reducers import (
-    AvgNonZeroReducer,
-    MeanReducer,
-    NoReducer,
-    Reducer,
-    SumReducer,
-    ThresholdReducer,
-    reduce_loss,
-)
 from .regularisers import energy_magnitude, gradient_penalty
 from .score import (
     DEFAULT_SIGMA_M,
@@ -38,13 +33,6 @@ __all__ = [
     "NCEObjective",
     "energy_magnitude",
     "gradient_penalty",
-    "Reducer",
-    "MeanReducer",
-    "SumReducer",
-    "NoReducer",
-    "ThresholdReducer",
-    "AvgNonZeroReducer",
-    "reduce_loss",
     "DEFAULT_SIGMA_M",
     "sample_sigma",
     "dsm_perturb",

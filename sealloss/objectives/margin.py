@@ -13,8 +13,9 @@ from torch import nn
 
 from ..errors import PoseShapeError
 from ..metrics.functional import bsle
+from ..metrics.reduction import Reducer, Reduction, reduce
+from ..pose.checks import check_energies
 from ..pose.skeleton import Skeleton
-from .reducers import Reducer, Reduction, check_energies, reduce_loss
 
 __all__ = ["COST_KINDS", "task_cost", "margin_loss", "MarginObjective"]
 
@@ -94,7 +95,7 @@ def margin_loss(
         cost: ``(B, K)`` per-sample task cost (e.g. :func:`task_cost`, metres), or a float used
             for every entry. Detached: the cost is a target, not something to optimise.
         margin: scale ``m`` of the cost (energy units per cost unit).
-        reduction: ``"mean" | "sum" | "none"`` or a :class:`~.reducers.Reducer`.
+        reduction: ``"mean" | "sum" | "none"`` or a :class:`~sealloss.metrics.reduction.Reducer`.
 
     Returns:
         ``(B,)`` per-sample losses for ``"none"``, else a 0-dim tensor.
@@ -108,7 +109,7 @@ def margin_loss(
     c = _as_cost(cost, e_neg)
     hinge = torch.relu(margin * c - e_neg + e_pos.unsqueeze(1))
     per_sample = hinge.mean(1) if hinge.shape[1] else hinge.sum(1)
-    return reduce_loss(per_sample, reduction)
+    return reduce(per_sample, reduction)
 
 
 class MarginObjective(nn.Module):
@@ -118,7 +119,7 @@ class MarginObjective(nn.Module):
         margin: scale ``m`` of the task cost.
         cost: one of :data:`COST_KINDS` (see :func:`task_cost`).
         skeleton: needed by the bone kinds.
-        reducer: a :class:`~.reducers.Reducer` (default: mean).
+        reducer: a :class:`~sealloss.metrics.reduction.Reducer` (default: mean).
 
     Shapes:
         ``forward(e_pos (B,), e_neg (B, K), y_neg (B, K, J, 3), y_gt (B, J, 3))`` or

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from ..errors import PoseShapeError
-from .reducers import Reducer, Reduction, check_energies, reduce_loss
+from ..metrics.reduction import Reducer, Reduction, reduce
+from ..pose.checks import check_energies
 
 __all__ = ["nce_loss", "NCEObjective"]
 
@@ -45,7 +46,7 @@ def nce_loss(
         temperature: ``T > 0``.
         log_q: optional ``(B, K)`` sampler log densities relative to the ground truth
             (module docstring); subtracted from the negatives' logits. Detached.
-        reduction: ``"mean" | "sum" | "none"`` or a :class:`~.reducers.Reducer`.
+        reduction: ``"mean" | "sum" | "none"`` or a :class:`~sealloss.metrics.reduction.Reducer`.
 
     Returns:
         ``(B,)`` per-sample losses for ``"none"``, else a 0-dim tensor.
@@ -68,7 +69,7 @@ def nce_loss(
     s_pos = -e_pos / temperature
     logits = torch.cat([s_pos.unsqueeze(1), s_neg], dim=1)
     per_sample = torch.logsumexp(logits, dim=1) - s_pos
-    return reduce_loss(per_sample, reduction)
+    return reduce(per_sample, reduction)
 
 
 class NCEObjective(nn.Module):
@@ -76,7 +77,7 @@ class NCEObjective(nn.Module):
 
     Args:
         temperature: softmax temperature ``T``.
-        reducer: a :class:`~.reducers.Reducer` (default: mean).
+        reducer: a :class:`~sealloss.metrics.reduction.Reducer` (default: mean).
 
     Shapes:
         ``forward(e_pos (B,), e_neg (B, K), log_q (B, K) | None)`` -> scalar.

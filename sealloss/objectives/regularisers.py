@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from ..errors import PoseShapeError
-from .reducers import Reduction, check_energies, reduce_loss
+from ..metrics.reduction import Reduction, reduce
+from ..pose.checks import check_energies
 
 __all__ = ["energy_magnitude", "gradient_penalty"]
 
@@ -29,10 +30,10 @@ def energy_magnitude(
             raise PoseShapeError(
                 f"energy_magnitude: e_pos must have shape (B,), got {tuple(e_pos.shape)}"
             )
-        return reduce_loss(e_pos.pow(2), reduction)
+        return reduce(e_pos.pow(2), reduction)
     check_energies(e_pos, e_neg, "energy_magnitude")
     total = e_pos.pow(2) + e_neg.pow(2).sum(1)
-    return reduce_loss(total / (1 + e_neg.shape[1]), reduction)
+    return reduce(total / (1 + e_neg.shape[1]), reduction)
 
 
 def gradient_penalty(
@@ -56,4 +57,4 @@ def gradient_penalty(
             f"(..., J, 3), got y {tuple(y.shape)}"
         )
     (g,) = torch.autograd.grad(energy.sum(), y, create_graph=True)
-    return reduce_loss(g.pow(2).sum((-1, -2)), reduction)
+    return reduce(g.pow(2).sum((-1, -2)), reduction)

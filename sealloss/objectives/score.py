@@ -33,7 +33,8 @@ import torch
 from torch import Tensor
 
 from ..errors import PoseShapeError
-from .reducers import Reduction, reduce_loss
+from ..metrics.reduction import Reduction, reduce
+from ..pose.canonical import root_relative
 
 __all__ = [
     "DEFAULT_SIGMA_M",
@@ -156,7 +157,7 @@ def score_matching_loss(
     target = displacement.detach().to(grad.dtype) / s
     r = (s * grad - target) * _non_root_mask(grad.shape[-2], root, grad)
     per_pose = r.pow(2).sum((-1, -2)) / (3 * (grad.shape[-2] - 1))
-    return reduce_loss(per_pose, reduction)
+    return reduce(per_pose, reduction)
 
 
 def gradient_matching_loss(
@@ -184,12 +185,12 @@ def gradient_matching_loss(
             "gradient_matching_loss: expected y_neg (B, K, J, 3) and y_gt (B, J, 3), got "
             f"{tuple(y_neg.shape)} and {tuple(y_gt.shape)}"
         )
-    rel_n = y_neg - y_neg[..., root : root + 1, :]
-    rel_g = (y_gt - y_gt[:, root : root + 1])[:, None]
+    rel_n = root_relative(y_neg, root)
+    rel_g = root_relative(y_gt, root)[:, None]
     d = (rel_n - rel_g).detach()
     per = score_matching_loss(grad_neg, d, displacement_scale(d, root), root, "none")
     per_sample = per.mean(1) if per.shape[1] else per.sum(1)
-    return reduce_loss(per_sample, reduction)
+    return reduce(per_sample, reduction)
 
 
 def energy_and_gradient(

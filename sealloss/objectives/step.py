@@ -26,10 +26,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..metrics.reduction import Reduction
 from ..pose.skeleton import Skeleton
 from .margin import COST_KINDS, margin_loss, task_cost
 from .nce import nce_loss
-from .reducers import Reduction
 from .regularisers import energy_magnitude
 from .score import (
     DEFAULT_SIGMA_M,

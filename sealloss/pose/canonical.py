@@ -13,7 +13,9 @@ Every pose that reaches a loss-net passes through :func:`canonical_3d` / :func:`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
+import numpy as np
 import torch
 
 from ..errors import PoseShapeError
@@ -45,8 +47,16 @@ def _scale(units: str) -> float:
         raise PoseShapeError(f"unknown units {units!r}; use one of {sorted(UNIT_SCALE)}") from None
 
 
-def root_relative(y: torch.Tensor, root: int = 0) -> torch.Tensor:
-    """``y - y[..., root:root+1, :]``: shape preserved; the root joint becomes exactly zero."""
+_Poses = TypeVar("_Poses", torch.Tensor, np.ndarray)
+
+
+def root_relative(y: _Poses, root: int = 0) -> _Poses:
+    """``(..., J, D)`` poses relative to their joint ``root``: ``y - y[..., root:root+1, :]``.
+
+    The one root-relative step of sealloss (tensors, differentiable, or numpy arrays): shape
+    and dtype preserved, the root joint becomes exactly zero. Subtract a *detached* root with
+    :func:`to_canonical_3d` (``root="detach"``).
+    """
     return y - y[..., root : root + 1, :]
 
 

@@ -1,5 +1,6 @@
 """Input checks shared by every entry point: kinds of value, shapes, joint counts, finiteness,
-ranges and units.
+ranges and units (the one home of sealloss's input checks: metrics, losses, objectives,
+adapters, refinement and the training batch use these).
 
 One policy for every value that enters sealloss (a wrapper call, a loss-net call, refinement,
 scoring, a CLI file): poses are real floating ``torch.Tensor`` s (:func:`check_tensor`: numpy
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 
 import torch
 
@@ -26,7 +28,12 @@ __all__ = [
     "check_module_finite",
     "check_descent_inputs",
     "check_pose",
+    "check_pose_pair",
+    "check_last_dims",
     "check_finite",
+    "check_not_swapped",
+    "joint_indices",
+    "check_energies",
     "warn_if_millimetres",
     "check_pair",
     "guess_units",
@@ -65,8 +72,13 @@ def guess_units(median_distance: float) -> tuple[str, float]:
     return "millimetres", 1000.0
 
 
-def check_finite(x: torch.Tensor, what: str) -> None:
-    """Raise :class:`NonFiniteError` naming ``what`` when ``x`` holds NaN or Inf."""
+def check_finite(x: torch.Tensor, what: str, joints: Sequence[int] | None = None) -> None:
+    """Raise :class:`NonFiniteError` naming ``what`` when ``x`` holds NaN or Inf.
+
+    ``joints``: only these joints of a ``(..., J, D)`` pose are checked (``None``: all of ``x``).
+    """
+    if joints is not None:
+        x = x[..., list(joints), :]
     if x.numel() and not torch.isfinite(x).all():
         bad = (~torch.isfinite(x)).sum().item()
         kind = "NaN" if torch.isnan(x).any() else "Inf"
@@ -150,8 +162,8 @@ def check_descent_inputs(net: torch.nn.Module, y: torch.Tensor, owner: str) -> N
 
 def check_pose(
     x: torch.Tensor,
-    num_joints: int,
-    dim: int,
+    num_joints: int | None,
+    dim: int | None,
     what: str = "pose",
     allow_empty: bool = True,
     finite: bool = True,
@@ -161,21 +173,24 @@ def check_pose(
     Raises :class:`PoseShapeError` for a wrong rank, joint count or coordinate dimension (naming
     a 2D/3D swap when that is what happened) and :class:`NonFiniteError` for NaN/Inf (unless
     ``finite=False``: the caller checks the values itself). A numpy array, an integer, bool or
-    complex tensor is refused by :func:`check_tensor`.
+    complex tensor is refused by :func:`check_tensor`. ``num_joints=None`` / ``dim=None``
+    accept any joint count / coordinate dimension (``(..., J, D)``).
     """
     check_tensor(x, what)
     if x.dim() < 2:
+        want_j = "J" if num_joints is None else num_joints
+        want_d = "D" if dim is None else dim
         raise PoseShapeError(
-            f"{what} must have shape (..., {num_joints}, {dim}), got {tuple(x.shape)}"
+            f"{what} must have shape (..., {want_j}, {want_d}), got {tuple(x.shape)}"
         )
-    if x.shape[-1] != dim:
+    if dim is not None and x.shape[-1] != dim:
         hint = ""
         if x.shape[-1] in (2, 3) and dim in (2, 3):
             hint = f" (a {x.shape[-1]}D pose was given where a {dim}D pose is expected: swapped?)"
         raise PoseShapeError(
             f"{what} must have {dim} coordinates per joint, got shape {tuple(x.shape)}{hint}"
         )
-    if x.shape[-2] != num_joints:
+    if num_joints is not None and x.shape[-2] != num_joints:
         raise PoseShapeError(
             f"{what} must have {num_joints} joints, got {x.shape[-2]} (shape {tuple(x.shape)})"
         )
@@ -185,10 +200,87 @@ def check_pose(
         check_finite(x, what)
 
 
-def check_pair(x2d: torch.Tensor, y3d: torch.Tensor, num_joints: int) -> None:
-    """Check a (2D input, 3D pose) pair: real floating tensors of shapes ``(..., J, 2)`` and
-    ``(..., J, 3)`` with the same batch shape, finite, the 2D in the screen frame
-    (:func:`check_screen_2d`)."""
+def check_pose_pair(
+    pred: torch.Tensor,
+    gt: torch.Tensor,
+    num_joints: int | None = None,
+    dim: int | None = None,
+    finite: bool = True,
+    joints: Sequence[int] | None = None,
+) -> None:
+    """Check a (prediction, ground truth) pair: each as :func:`check_pose` (named ``"pred"`` and
+    ``"gt"``), the same shape, then finite values (NaN/Inf raise :class:`NonFiniteError` instead
+    of a NaN result or a crash inside an SVD; ``joints``: only on these joints;
+    ``finite=False``: not checked)."""
+    check_pose(pred, num_joints, dim, "pred", finite=False)
+    check_pose(gt, num_joints, dim, "gt", finite=False)
+    if pred.shape != gt.shape:
+        raise PoseShapeError(
+            f"pred {tuple(pred.shape)} and gt {tuple(gt.shape)} must have the same shape"
+        )
+    if finite:
+        check_finite(pred.detach(), "pred", joints)
+        check_finite(gt.detach(), "gt", joints)
+
+
+def check_last_dims(x: torch.Tensor, dims: tuple[int, ...], what: str) -> None:
+    """Raise :class:`PoseShapeError` unless ``x`` is a tensor ending in ``dims`` (an upstream
+    layout: ``(..., 17, 3)``, ``(..., 32)``; the dtype is not checked)."""
+    if not isinstance(x, torch.Tensor):
+        raise PoseShapeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
+    n = len(dims)
+    if x.dim() < n or tuple(x.shape[-n:]) != tuple(dims):
+        want = ", ".join(["..."] + [str(d) for d in dims])
+        raise PoseShapeError(f"{what} must have shape ({want}), got {tuple(x.shape)}")
+
+
+def joint_indices(
+    joints: Sequence[int] | torch.Tensor | None, num_joints: int
+) -> list[int] | None:
+    """A joint subset as a list of ints, checked: in ``[0, num_joints)`` and unique
+    (:class:`PoseShapeError` otherwise); ``None`` (all joints) stays ``None``."""
+    if joints is None:
+        return None
+    out = [int(j) for j in (joints.tolist() if isinstance(joints, torch.Tensor) else joints)]
+    bad = [j for j in out if not 0 <= j < num_joints]
+    if bad:
+        raise PoseShapeError(f"joint indices {bad} out of range for {num_joints} joints")
+    if len(set(out)) != len(out):
+        raise PoseShapeError(f"joint indices must be unique, got {out}")
+    return out
+
+
+def check_energies(e_pos: torch.Tensor, e_neg: torch.Tensor, what: str = "objective") -> None:
+    """Check ``e_pos`` is ``(B,)`` and ``e_neg`` is ``(B, K)`` floating tensors with the same B.
+
+    Raises :class:`~sealloss.errors.PoseShapeError` naming the offending argument.
+    """
+    for name, t in (("e_pos", e_pos), ("e_neg", e_neg)):
+        if not isinstance(t, torch.Tensor):
+            raise PoseShapeError(f"{what}: {name} must be a torch.Tensor, got {type(t).__name__}")
+        if not t.is_floating_point():
+            raise PoseShapeError(f"{what}: {name} must be floating, got dtype {t.dtype}")
+    if e_pos.dim() != 1:
+        raise PoseShapeError(
+            f"{what}: e_pos (ground-truth energies) must have shape (B,), got {tuple(e_pos.shape)}"
+        )
+    if e_neg.dim() != 2:
+        raise PoseShapeError(
+            f"{what}: e_neg (negative energies) must have shape (B, K), got {tuple(e_neg.shape)}"
+        )
+    if e_neg.shape[0] != e_pos.shape[0]:
+        raise PoseShapeError(
+            f"{what}: e_pos has B={e_pos.shape[0]} but e_neg has B={e_neg.shape[0]} "
+            f"(shapes {tuple(e_pos.shape)} and {tuple(e_neg.shape)})"
+        )
+
+
+def check_not_swapped(
+    x2d: object, y3d: object, what_2d: str = "2D input", what_3d: str = "3D pose", hint: str = ""
+) -> None:
+    """Refuse a 2D input with 3 coordinates beside a 3D pose with 2 (:class:`PoseShapeError`:
+    the two arguments were swapped); ``hint`` ends the message (e.g. the call's signature).
+    Anything else passes (the shapes are checked by :func:`check_pose`)."""
     if (
         isinstance(x2d, torch.Tensor)
         and isinstance(y3d, torch.Tensor)
@@ -198,9 +290,16 @@ def check_pair(x2d: torch.Tensor, y3d: torch.Tensor, num_joints: int) -> None:
         and y3d.shape[-1] == 2
     ):
         raise PoseShapeError(
-            f"2D input has 3 coordinates and 3D pose has 2 (shapes {tuple(x2d.shape)} and "
-            f"{tuple(y3d.shape)}): the 2D and 3D arguments look swapped"
+            f"{what_2d} has 3 coordinates and {what_3d} has 2 (shapes {tuple(x2d.shape)} and "
+            f"{tuple(y3d.shape)}): the 2D and 3D arguments look swapped{hint}"
         )
+
+
+def check_pair(x2d: torch.Tensor, y3d: torch.Tensor, num_joints: int) -> None:
+    """Check a (2D input, 3D pose) pair: real floating tensors of shapes ``(..., J, 2)`` and
+    ``(..., J, 3)`` with the same batch shape, finite, the 2D in the screen frame
+    (:func:`check_screen_2d`)."""
+    check_not_swapped(x2d, y3d)
     check_pose(x2d, num_joints, 2, "2D input", finite=False)
     check_screen_2d(x2d, "2D input")  # finiteness and range in one host synchronisation
     check_pose(y3d, num_joints, 3, "3D pose")

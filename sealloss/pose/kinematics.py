@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from .skeleton import Skeleton, get_skeleton
@@ -17,25 +19,44 @@ def bone_vectors(y: torch.Tensor, skeleton: Skeleton | str) -> torch.Tensor:
     return y.index_select(-2, b[:, 1]) - y.index_select(-2, b[:, 0])
 
 
-def bone_lengths(y: torch.Tensor, skeleton: Skeleton | str, eps: float = 0.0) -> torch.Tensor:
+def bone_lengths(
+    y: torch.Tensor,
+    skeleton: Skeleton | str,
+    eps: float = 0.0,
+    bones: Sequence[int] | None = None,
+) -> torch.Tensor:
     """``(..., J, D)`` -> ``(..., num_bones)`` Euclidean bone lengths (same units as ``y``).
 
     ``eps > 0`` keeps the gradient finite for zero-length bones: ``sqrt(|b|^2 + eps^2)``.
+    ``bones``: only these bones (indices into ``skeleton.bones``): ``(..., len(bones))``.
     """
     v = bone_vectors(y, skeleton)
     if eps > 0:
-        return (v.pow(2).sum(-1) + eps * eps).sqrt()
-    return v.norm(dim=-1)
+        lengths = (v.pow(2).sum(-1) + eps * eps).sqrt()
+    else:
+        lengths = v.norm(dim=-1)
+    if bones is None:
+        return lengths
+    return lengths.index_select(-1, torch.tensor(bones, dtype=torch.long, device=y.device))
 
 
 def limb_pair_lengths(
-    y: torch.Tensor, skeleton: Skeleton | str, eps: float = 0.0
+    y: torch.Tensor,
+    skeleton: Skeleton | str,
+    eps: float = 0.0,
+    pairs: Sequence[int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Lengths of the (left, right) bones of each symmetric pair: two ``(..., P)`` tensors."""
+    """Lengths of the (left, right) bones of each symmetric pair: two ``(..., P)`` tensors.
+
+    ``pairs``: only these pairs (indices into ``skeleton.symmetric_bone_pairs``); ``eps`` as in
+    :func:`bone_lengths`.
+    """
     sk = get_skeleton(skeleton)
     lengths = bone_lengths(y, sk, eps)
-    pairs = torch.tensor(sk.symmetric_bone_pairs, dtype=torch.long, device=y.device).reshape(-1, 2)
-    return lengths.index_select(-1, pairs[:, 0]), lengths.index_select(-1, pairs[:, 1])
+    table = torch.tensor(sk.symmetric_bone_pairs, dtype=torch.long, device=y.device).reshape(-1, 2)
+    if pairs is not None:
+        table = table[torch.tensor(pairs, dtype=torch.long, device=y.device)]
+    return lengths.index_select(-1, table[:, 0]), lengths.index_select(-1, table[:, 1])
 
 
 def forward_kinematics(

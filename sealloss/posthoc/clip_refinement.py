@@ -52,6 +52,7 @@ from torch import Tensor
 from ..defaults import CLIP
 from ..metrics.temporal import ClipIndex, clip_index
 from ..nn.base import LossNet
+from ..pose.canonical import root_relative
 from ..pose.kinematics import bone_lengths, bone_vectors, forward_kinematics
 from ..pose.skeleton import Skeleton, get_skeleton
 
@@ -194,8 +195,8 @@ def weak_perspective_residual(x2d: Tensor, y3d: Tensor, root: int = 0) -> Tensor
     Returns:
         ``(...)`` fraction ``|u - s p|^2 / |u|^2`` with ``s`` the least-squares scale.
     """
-    u = x2d - x2d[..., root : root + 1, :]
-    p = y3d[..., :2] - y3d[..., root : root + 1, :2]
+    u = root_relative(x2d, root)
+    p = root_relative(y3d[..., :2], root)
     s = (u * p).sum((-1, -2)) / p.pow(2).sum((-1, -2)).clamp_min(_TINY)
     r = (u - s[..., None, None] * p).pow(2).sum((-1, -2))
     return r / u.pow(2).sum((-1, -2)).clamp_min(_TINY)

@@ -17,6 +17,7 @@ refused with the fix named, never cast).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -24,7 +25,6 @@ from torch import Tensor
 
 from ..errors import PoseShapeError
 from ..pose.checks import (
-    _MM_THRESHOLD_M,
     SCREEN_LIMIT,
     check_finite,
     check_screen_2d,
@@ -33,7 +33,7 @@ from ..pose.checks import (
 )
 from ..pose.skeleton import Skeleton
 
-__all__ = ["flatten_poses", "canonical", "check_batch", "check_loss"]
+__all__ = ["ScoredBatch", "flatten_poses", "canonical", "check_batch", "check_loss", "to_lossnet"]
 
 
 def check_loss(loss_sup: object) -> None:
@@ -183,11 +183,64 @@ def check_batch(skeleton: Skeleton, x: Tensor, y_gt: Tensor | None,
         check_finite(y_gt, "y_gt (3D target)")
     if y_gt.shape[0]:
         med = host[2]
-        if med > _MM_THRESHOLD_M:
-            name, div = guess_units(med)
+        name, div = guess_units(med)  # finite here: a non-finite target raised above
+        if div != 1.0:
             raise PoseShapeError(
                 f"y_gt (3D target): median joint distance from the root is {med:.1f}: the "
                 f"targets look like {name}, but canonical poses are in metres (divide by "
                 f"{div:g} or pass an adapter= that converts units)"
             )
     return usable
+
+
+def to_lossnet(t: Tensor, net: torch.nn.Module) -> Tensor:
+    """``t`` on the loss-net's device and in its dtype (its first parameter's)."""
+    p = next(net.parameters())
+    return t.to(device=p.device, dtype=p.dtype)
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    """One call's batch, converted, checked and flattened **once** (the parts read it).
+
+    Attributes:
+        x: ``(N, J, 2)`` canonical 2D input.
+        y_hat: ``(N, J, 3)`` canonical prediction, metres (still in the caller's graph).
+        y_gt: ``(N, J, 3)`` canonical target, metres (``None``: an unlabeled batch).
+        usable: the prediction is non-empty and finite (else the energy term and the loss-net
+            update of this call are skipped).
+        upstream: the prediction as the caller passed it (the force ratio is measured on it).
+    """
+
+    x: Tensor
+    y_hat: Tensor
+    y_gt: Tensor | None
+    usable: bool
+    upstream: Tensor
+
+    @property
+    def n(self) -> int:
+        """Poses in the batch (``N``)."""
+        return int(self.y_hat.shape[0])
+
+    @classmethod
+    def prepare(
+        cls,
+        adapter: Any,
+        skeleton: Skeleton,
+        x2d: Tensor,
+        y_hat: Tensor,
+        y_gt: Tensor | None,
+        *,
+        frames_per_clip: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> ScoredBatch:
+        """:func:`canonical` then :func:`check_batch` (one host synchronisation).
+
+        Raises:
+            PoseShapeError, NonFiniteError: see :func:`canonical` and :func:`check_batch`.
+        """
+        x, yh, yg = canonical(adapter, x2d, y_hat, y_gt, frames_per_clip=frames_per_clip,
+                              generator=generator)
+        usable = check_batch(skeleton, x, yg, yh)
+        return cls(x, yh, yg, usable, y_hat)

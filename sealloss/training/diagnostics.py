@@ -1,7 +1,9 @@
 """Training diagnostics of the loss-net and of its pull on the pose-net (METHOD.md s.4).
 
-Pure functions on tensors returning 0-dim tensors (or ``(K,)`` for per-column ranking); the
-:class:`Diagnostics` record gathers them as floats for logging. Nothing here changes a model.
+Pure functions on tensors returning 0-dim tensors (or ``(K,)`` for per-column ranking), and
+:class:`SealStats`, the one statistics record: the wrapper fills one per call, and
+:meth:`SealStats.collect` fills one from whatever tensors a caller has. Nothing here changes a
+model.
 
 - energy gap ``E(y_hat) - E(y*)``: mean, std (population, ``correction=0``) and mean/std;
 - margin violations: share of entries with ``E(y_hat) - E(y*) < m * cost``;
@@ -14,10 +16,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
 import torch
+from torch import Tensor
 
 from ..errors import PoseShapeError
 
@@ -29,7 +32,8 @@ __all__ = [
     "alignment",
     "ranking_accuracy",
     "ranking_accuracy_by_kind",
-    "Diagnostics",
+    "SealStats",
+    "NAN",
 ]
 
 
@@ -167,37 +171,55 @@ def ranking_accuracy_by_kind(
     return {kind: sum(v) / len(v) for kind, v in out.items()}
 
 
-@dataclass
-class Diagnostics:
-    """A set of diagnostics as floats; fields left ``None`` were not measured.
+NAN = float("nan")
 
-    Build it with :meth:`collect` from whatever tensors the caller has.
+
+@dataclass
+class SealStats:
+    """The one statistics record: diagnostics of one wrapper call (METHOD.md s.4), or of any
+    tensors a caller has (:meth:`collect`). NaN where not measured.
+
+    During training the measured values stay 0-dim tensors (no host synchronisation);
+    :meth:`as_dict` converts them all at once. ``ranking`` maps a negative kind to its ranking
+    accuracy (``ranking/<kind>`` in :meth:`as_dict`).
     """
 
-    energy_gap_mean: float | None = None
-    energy_gap_std: float | None = None
-    energy_gap_ratio: float | None = None
-    margin_violations: float | None = None
-    force_ratio: float | None = None
-    alignment: float | None = None
+    step: int = 0
+    lam: float | Tensor = NAN
+    energy_pred: float | Tensor = NAN
+    energy_gt: float | Tensor = NAN
+    energy_gap: float | Tensor = NAN  # mean of E(y_hat) - E(y*)
+    energy_gap_std: float | Tensor = NAN  # population std of the gap
+    gap_snr: float | Tensor = NAN  # mean / std of the gap
+    margin_violations: float | Tensor = NAN
+    lossnet_loss: float | Tensor = NAN
+    force_ratio: float | Tensor = NAN
+    alignment: float | Tensor = NAN
+    scored: int = 0
+    lossnet_updated: bool = False
+    skipped_energy_steps: int = 0
+    skipped_lossnet_steps: int = 0
     ranking: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self, prefix: str = "") -> dict[str, float]:
-        """Flat ``{name: float}`` of the measured values; ranking as ``ranking/<kind>``."""
-        out = {
-            prefix + name: float(getattr(self, name))
-            for name in (
-                "energy_gap_mean",
-                "energy_gap_std",
-                "energy_gap_ratio",
-                "margin_violations",
-                "force_ratio",
-                "alignment",
-            )
-            if getattr(self, name) is not None
-        }
+        """Every field as a plain float (one host synchronisation for all tensor fields), the
+        ranking accuracies as ``ranking/<kind>``; keys start with ``prefix``."""
+        vals = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "ranking"}
+        tens = {k: v for k, v in vals.items() if isinstance(v, Tensor)}
+        if tens:
+            host = torch.stack([v.detach().double().cpu() for v in tens.values()]).tolist()
+            vals.update(zip(tens, host))
+        out = {prefix + k: float(v) for k, v in vals.items()}
         out.update({f"{prefix}ranking/{k}": float(v) for k, v in self.ranking.items()})
         return out
+
+    def measured(self, prefix: str = "") -> dict[str, float]:
+        """:meth:`as_dict` without the values that were not measured (NaN)."""
+        return {k: v for k, v in self.as_dict(prefix).items() if not math.isnan(v)}
+
+    def format(self) -> str:
+        """``key=value`` pairs of the measured statistics, for log lines."""
+        return ", ".join(f"{k}={v:.4g}" for k, v in self.measured().items())
 
     @classmethod
     def collect(
@@ -213,8 +235,8 @@ class Diagnostics:
         y_gt: torch.Tensor | None = None,
         e_neg: torch.Tensor | None = None,
         kinds: Sequence[str] | None = None,
-    ) -> Diagnostics:
-        """Compute every diagnostic whose inputs are given.
+    ) -> SealStats:
+        """Compute every diagnostic whose inputs are given (values stay 0-dim tensors).
 
         ``e_pred``/``e_gt`` (``(B,)``) give the gap (and, with ``cost``, the violations);
         ``grad_energy`` with ``grad_sup`` gives the force ratio, with ``y_hat`` and ``y_gt``
@@ -224,16 +246,15 @@ class Diagnostics:
         d = cls()
         if e_pred is not None and e_gt is not None:
             gap = energy_gap(e_pred, e_gt)
-            d.energy_gap_mean = float(gap.mean)
-            d.energy_gap_std = float(gap.std)
-            d.energy_gap_ratio = float(gap.ratio)
+            d.energy_pred, d.energy_gt = e_pred.detach().mean(), e_gt.detach().mean()
+            d.energy_gap, d.energy_gap_std, d.gap_snr = gap.mean, gap.std, gap.ratio
             d.ranking["prediction"] = float(ranking_accuracy(e_gt, e_pred).mean())
             if cost is not None:
-                d.margin_violations = float(margin_violations(e_pred, e_gt, cost, margin))
+                d.margin_violations = margin_violations(e_pred, e_gt, cost, margin)
         if grad_energy is not None and grad_sup is not None:
-            d.force_ratio = float(force_ratio(grad_energy, grad_sup, lam))
+            d.force_ratio = force_ratio(grad_energy, grad_sup, lam)
         if grad_energy is not None and y_hat is not None and y_gt is not None:
-            d.alignment = float(alignment(grad_energy, y_hat, y_gt))
+            d.alignment = alignment(grad_energy, y_hat, y_gt)
         if e_gt is not None and e_neg is not None:
             if kinds is not None:
                 d.ranking.update(ranking_accuracy_by_kind(e_gt, e_neg, kinds))

@@ -1,8 +1,8 @@
 """The weight ``lam`` of the energy term: fixed, a schedule, or kept at a force ratio ("auto").
 
-:class:`LambdaController` holds one such weight.
-:class:`~sealloss.training.wrapper.AlternatingWrapper`
-has two: ``lam`` for labeled batches and ``lam_unlabeled`` for :meth:`unlabeled` batches.
+:class:`LambdaController` holds one such weight, with its target force ratio, EMA, bounds
+and state. :class:`~sealloss.training.wrapper.AlternatingWrapper` has two: ``lam`` for labeled
+batches and ``lam_unlabeled`` for unlabeled ones.
 
 ``"auto"`` keeps the *force ratio* ``||lam * dE/dy_hat|| / ||dL_sup/dy_hat||`` (dimensionless)
 at a target: the caller measures the force per unit lambda ``r = ||dE/dy_hat|| /
@@ -17,30 +17,17 @@ import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["LambdaController", "LAM_KINDS", "check_number"]
+from ..defaults import RECOMMENDED
+from .options import check_number
+
+__all__ = ["LambdaController", "LAM_KINDS"]
 
 #: The kinds of lambda: a constant, a callable ``step -> float``, or the force-ratio controller.
 LAM_KINDS = ("fixed", "schedule", "auto")
 
 LamSpec = float | str | Callable[[int], float]
 
-
-def check_number(name: str, value: Any, low: float, *, strict: bool = False,
-                 integer: bool = False, high: float = math.inf,
-                 owner: str = "AlternatingWrapper") -> None:
-    """Refuse an option that is not a finite number in ``[low, high]`` (``(low, high]`` when
-    ``strict``) with a ``ValueError`` naming it (``"{owner}: {name} must be ..."``)."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok and integer:
-        ok = float(value).is_integer()
-    if ok:
-        v = float(value)
-        ok = math.isfinite(v) and (v > low if strict else v >= low) and v <= high
-    if not ok:
-        kind = "an integer" if integer else "a finite number"
-        bound = f"> {low:g}" if strict else f">= {low:g}"
-        upper = f" and <= {high:g}" if math.isfinite(high) else ""
-        raise ValueError(f"{owner}: {name} must be {kind} {bound}{upper}, got {value!r}")
+_OWNER = "LambdaController"
 
 
 def schedule_value(name: str, value: Any, step: int) -> float:
@@ -95,7 +82,7 @@ class LambdaController:
     """
 
     def __init__(self, spec: LamSpec, *, name: str = "lam",
-                 target: float | Callable[[int], float] = 0.3,
+                 target: float | Callable[[int], float] = RECOMMENDED["target_force_ratio"],
                  init: float = 1e-3, ema: float = 0.9,
                  bounds: tuple[float, float] = (1e-8, 1e3),
                  target_name: str = "target_force_ratio") -> None:
@@ -103,11 +90,11 @@ class LambdaController:
         if kind == "invalid":
             raise ValueError(f"{name} must be a float, a callable or 'auto', got {spec!r}")
         if kind == "fixed":
-            check_number(name, spec, 0.0)
+            check_number(name, spec, 0.0, owner=_OWNER)
         if not callable(target):
-            check_number(target_name, target, 0.0)
-        check_number("lam_init", init, 0.0, strict=True)
-        check_number("lam_ema", ema, 0.0, high=0.999999)
+            check_number(target_name, target, 0.0, owner=_OWNER)
+        check_number("init (lam_init)", init, 0.0, strict=True, owner=_OWNER)
+        check_number("ema (lam_ema)", ema, 0.0, high=0.999999, owner=_OWNER)
         if (
             not isinstance(bounds, (tuple, list))
             or len(bounds) != 2
@@ -115,7 +102,7 @@ class LambdaController:
             or not 0 < bounds[0] <= bounds[1]
         ):
             raise ValueError(
-                f"AlternatingWrapper: lam_bounds must be (low, high) with 0 < low <= high, "
+                f"{_OWNER}: bounds (lam_bounds) must be (low, high) with 0 < low <= high, "
                 f"finite; got {bounds!r}"
             )
         self.name = name

@@ -28,13 +28,13 @@ from ..negatives import (
     pretraining_negatives,
 )
 from ..nn.base import LossNet
-from ..objectives import DEFAULT_SIGMA_M, lossnet_loss, make_objective
+from ..objectives import DEFAULT_SIGMA_M, make_objective
 from ..pose.skeleton import get_skeleton
+from .lossnet_trainer import LossNetTrainer
 
 __all__ = [
     "PretrainConfig",
     "pretrain_lossnet",
-    "pretraining_negatives",
     "ranking_report",
     "format_ranking_table",
 ]
@@ -122,6 +122,11 @@ def _pretrain(x2d: Tensor, y3d: Tensor, cfg: PretrainConfig, sk, net: LossNet | 
     sampler = pretraining_negatives(sk)
     objective = cfg.loss_objective()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    # the wrapper's guarded loss-net step: a non-finite loss or gradient skips the step (warned,
+    # counted in trainer.skipped); the learning-rate schedule below sets opt's groups
+    trainer = LossNetTrainer(opt, batch=None, grad_clip=cfg.grad_clip or None,
+                             objective=objective, negatives=None)
+    trainer.bind(net, sk)
     gamma = cfg.final_lr_ratio ** (1.0 / max(1, cfg.steps))
     n = x2d.shape[0]
     history: list[dict[str, float]] = []
@@ -155,17 +160,13 @@ def _pretrain(x2d: Tensor, y3d: Tensor, cfg: PretrainConfig, sk, net: LossNet | 
             net.train()
         if pred_neg is not None:
             neg = torch.cat([pred_neg.unsqueeze(1), neg], 1)
-        out = lossnet_loss(net, x, y, neg, objective, gen)
-        loss, e_pos, e_neg = out.loss, out.e_pos, out.e_neg
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-        opt.step()
+        out = trainer.step(x, y, neg, gen, where=f"at pretraining step {step}")
         elapsed = time.perf_counter() - t0
         out_of_time = (cfg.max_seconds is not None and elapsed > cfg.max_seconds) or (
             cfg.stop_after is not None and step + 1 >= cfg.stop_after
         )
-        if step % 50 == 0 or step == cfg.steps - 1 or out_of_time:
+        if out is not None and (step % 50 == 0 or step == cfg.steps - 1 or out_of_time):
+            loss, e_pos, e_neg = out.loss, out.e_pos, out.e_neg
             with torch.no_grad():
                 acc = float((e_neg > e_pos[:, None]).float().mean()) if e_neg.numel() else 1.0
             rec = {

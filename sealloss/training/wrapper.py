@@ -1,126 +1,129 @@
 """AlternatingWrapper: adds a learned structural energy to a pose-net's training loop.
 
-Per batch (METHOD.md sections 3-4):
+Per labeled batch (METHOD.md sections 3-4):
 
-1. every ``update_every`` batches (dynamic and warm modes), ``k`` loss-net steps ranking the
-   ground truth ``y*`` below negatives: the pose-net's detached predictions plus synthetic
-   perturbations of ``y*`` (one fused loss-net batch, :func:`sealloss.objectives.lossnet_loss`);
-2. the pose-net term ``lam * mean(E(x, y_hat))`` with the loss-net frozen and in eval mode: no
-   gradient reaches the loss-net's parameters, and the root output gets none either.
-
-The energy's gradient on ``y_hat`` is computed once (one backward through the loss-net w.r.t.
-the scored poses only) and injected into the user's graph as a first-order surrogate whose
-value is ``mean E`` and whose gradient w.r.t. ``y_hat`` is ``d mean E / d y_hat``. So the user's
-``loss.backward()`` never runs through the loss-net again, and the loss-net's parameter
-gradients are never touched by the pose-net term.
+1. with a :class:`~sealloss.training.lossnet_trainer.LossNetTrainer` (dynamic and warm SEAL),
+   every ``update_every`` batches, ``k`` loss-net steps ranking the ground truth ``y*`` below
+   negatives (the pose-net's detached predictions plus synthetic perturbations of ``y*``);
+   without a trainer the loss-net stays frozen (static SEAL);
+2. the :class:`~sealloss.training.energy_term.EnergyTerm` ``lam * mean E(x, y_hat)`` with the
+   loss-net frozen and in eval mode, injected as a first-order surrogate: the user's
+   ``loss.backward()`` never runs through the loss-net and never touches its parameter gradients;
+3. ``lam`` from a :class:`~sealloss.training.lam.LambdaController` (fixed, a schedule, or
+   ``"auto"``: a target force ratio).
 
 Five-line use in a plain PyTorch loop::
 
-    seal = AlternatingWrapper(optimizer, lossnet="h36m17", lam="auto")   # + 1
+    seal = AlternatingWrapper()                                          # + 1 (the recommended)
     for x2d, y3d in loader:
         y_hat = model(x2d)
         loss = criterion(y_hat, y3d)
         loss = seal(loss, x2d, y_hat, y3d)                                # + 1
         optimizer.zero_grad(); loss.backward(); optimizer.step()
 
-The jobs live in their own modules: :mod:`sealloss.training.batch` (conversion and input checks),
-:mod:`sealloss.training.lam` (the two lambdas), :mod:`sealloss.training.distributed` (collectives),
-:mod:`sealloss.objectives` (the loss-net step), :mod:`sealloss.training.lossnet_update` (the
-wrapper's
-loss-net update), :mod:`sealloss.training.posenet_term` (the energy surrogate and force
-measurement),
-:mod:`sealloss.training.wrapper_state` (save and resume), :mod:`sealloss.training.wrapper_options`
-(option checks),
-:mod:`sealloss.training.seal_stats` (diagnostics). This module orchestrates them.
+The wrapper composes its parts (each owns its settings, counters and ``state_dict``): the batch
+(:class:`~sealloss.training.batch.ScoredBatch`: converted, checked and flattened once per call),
+the trainer, the energy term and the two lambda controllers. Flat settings (CLI flags, benches,
+:data:`sealloss.defaults.RECOMMENDED`) are mapped onto the parts by
+:func:`sealloss.training.settings.build_wrapper`.
 
 Host synchronisations of one training call (the statistics stay 0-dim tensors until
 :attr:`~AlternatingWrapper.stats` is read or a log line is written):
 
-* one in :func:`sealloss.training.batch.check_batch`: data errors (NaN/Inf inputs, wrong units) must
-  raise at the call that has them, and a non-finite prediction must skip its step;
+* one in :func:`sealloss.training.batch.check_batch`: data errors (NaN/Inf inputs, wrong units)
+  must raise at the call that has them, and a non-finite prediction must skip its step;
 * one after the energy: is the energy and its gradient finite (skip with a warning and a
-  counter, at the call), fused with the force-ratio read when ``lam`` or ``lam_unlabeled`` is
-  ``"auto"`` and this is a measuring step (every ``force_every`` calls);
-* dynamic/warm modes, per loss-net step: one (loss and gradients finite, else the step is
-  skipped; distributed: a flag agreed by every rank);
+  counter, at the call), fused with the force-ratio read when a lambda is ``"auto"`` and this is
+  a measuring step (every ``force_every`` calls);
+* with a trainer, per loss-net step: one (loss and gradients finite, else the step is skipped;
+  distributed: a flag agreed by every rank);
 * on logging steps (``log_every``, when ``logging`` INFO is on): the statistics;
 * inside the loss-net's own ``energy`` call, its input checks (:mod:`sealloss.nn.base`).
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
-import math
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from ..negatives import Sampler, default_negatives
+from ..defaults import RECOMMENDED
 from ..nn.base import LossNet
-from ..objectives import LossNetObjective, make_objective
 from ..pose.skeleton import Skeleton, get_skeleton
 from . import distributed as dist
-from .batch import canonical, check_batch, check_loss
+from .batch import check_loss
+from .diagnostics import SealStats
+from .energy_term import LABELED, UNLABELED, EnergyTerm
 from .lam import LambdaController
-from .lossnet_update import lossnet_update
-from .posenet_term import energy_failed, energy_surrogate, eval_term, force_per_unit, unlabeled_term
-from .seal_stats import NAN as _NAN
-from .seal_stats import SealStats
-from .seal_stats import format_stats as _fmt
-from .seal_stats import host_floats as _host
-from .wrapper_options import check_options, resolve_lossnet
-from .wrapper_state import load_wrapper_state, wrapper_state_dict
+from .lossnet_trainer import LossNetTrainer
+from .options import check_number
 
-__all__ = ["AlternatingWrapper", "SealStats", "default_negatives"]
+__all__ = ["AlternatingWrapper", "resolve_lossnet"]
 
 log = logging.getLogger(__name__)
+
+LamArg = float | str | Callable[[int], float] | LambdaController
+
+
+def resolve_lossnet(lossnet: LossNet | str | None, device: torch.device | str | None = None,
+                    skeleton: Skeleton | str | None = None) -> LossNet | None:
+    """A :class:`LossNet` as given, a name or path loaded by
+    :func:`sealloss.io.weights.load_lossnet`, or ``None`` (kept: a fresh net is built by the
+    wrapper, which needs a trainer for it); moved to ``device`` when one is given."""
+    if lossnet is None:
+        return None
+    if isinstance(lossnet, LossNet):
+        net = lossnet
+    else:
+        from ..io.weights import load_lossnet
+
+        net = load_lossnet(lossnet)
+    return net.to(device) if device is not None else net
+
+
+def _controller(spec: LamArg, name: str, target_name: str) -> LambdaController:
+    if isinstance(spec, LambdaController):
+        if spec.name != name:
+            raise ValueError(f"{name}= got the LambdaController named {spec.name!r}: build it "
+                             f"with name={name!r} (its errors and states carry the name)")
+        return spec
+    return LambdaController(spec, name=name, target_name=target_name)
 
 
 class AlternatingWrapper:
     """Alternates loss-net updates with pose-net updates that add ``lam * E``.
 
-    Every argument is a keyword except ``optimizer`` and ``lossnet``; the common call is
-    ``AlternatingWrapper(opt)`` (the recommended setting, :data:`sealloss.defaults.RECOMMENDED`).
+    Args:
+        lossnet: a :class:`~sealloss.nn.LossNet`, a pretrained name or path
+            (:func:`sealloss.io.weights.load_lossnet`), or ``None`` for a fresh
+            :class:`~sealloss.nn.GraphormerLossNet` (needs a ``trainer``).
+        trainer: a :class:`~sealloss.training.lossnet_trainer.LossNetTrainer` that trains the
+            loss-net alongside (dynamic / warm SEAL); ``None``: the loss-net stays frozen
+            (static SEAL).
+        energy: the :class:`~sealloss.training.energy_term.EnergyTerm` (scored share, frames per
+            clip, force-measurement period); default ``EnergyTerm()``.
+        lam: a float ``>= 0``, a callable ``step -> float``, ``"auto"`` (force ratio 0.3) or a
+            :class:`~sealloss.training.lam.LambdaController` named ``"lam"``.
+        lam_unlabeled: likewise for :meth:`unlabeled` batches (named ``"lam_unlabeled"``;
+            ``"auto"`` holds its target against the supervised pull of labeled calls, per pose).
+        skeleton: of the canonical poses (default: the loss-net's).
+        adapter: converts upstream tensors (:mod:`sealloss.adapters`; ``None``: canonical
+            tensors, 2D ``(.., J, 2)`` screen frame, 3D ``(.., J, 3)`` root-relative metres).
+        seed: of the wrapper's own generator (negatives, subsets, frames).
+        log_every: ``logging`` INFO statistics every this many labeled calls.
+        device: where the loss-net lives (``None``: where it is).
 
-    **Loss-net.** ``lossnet``: a :class:`~sealloss.nn.LossNet`, a pretrained name or path
-    (:func:`sealloss.io.weights.load_lossnet`), or ``None`` for a fresh
-    :class:`~sealloss.nn.GraphormerLossNet` (dynamic mode only). ``mode``: ``"static"`` (frozen,
-    usually pretrained), ``"dynamic"`` (trains alongside), ``"warm"`` (pretrained, then
-    fine-tuned). ``skeleton`` of the canonical poses (default: the loss-net's); ``adapter``
-    converts upstream tensors (:mod:`sealloss.adapters`; ``None``: canonical tensors, 2D
-    ``(.., J, 2)`` screen frame, 3D ``(.., J, 3)`` root-relative metres); ``device``.
-
-    **Energy weight.** ``lam``: a float, a callable ``step -> float`` or ``"auto"`` (keeps the
-    force ratio ``||lam dE/dy_hat|| / ||dL_sup/dy_hat||`` at ``target_force_ratio``, a float or
-    a schedule ``step -> ratio``);
-    ``lam_unlabeled`` likewise for :meth:`unlabeled` batches, ``"auto"`` keeping
-    ``unlabeled_force_ratio`` against the supervised pull measured on labeled calls (an EMA;
-    the forces are compared per pose, so unlabeled batches may differ in size). ``lam_init``
-    (auto start), ``lam_ema`` (EMA factor),
-    ``lam_bounds`` (clamp), ``force_every`` (measure every this many calls). See
-    :class:`sealloss.training.lam.LambdaController`.
-
-    **Pose-net term.** ``score_fraction``: share of the batch's poses scored (an unbiased
-    subsample of the mean energy); ``frames_per_clip``: for ``(B, T, J, 3)`` outputs, score this
-    many random frames per clip.
-
-    **Loss-net training** (dynamic and warm). ``k`` steps every ``update_every`` calls, Adam
-    with ``lossnet_lr`` (or ``lossnet_optimizer``), ``grad_clip`` max-norm (``None``: off), at
-    most ``lossnet_batch`` ground truths per step. ``objective``: one of
-    :data:`~sealloss.objectives.OBJECTIVES` (``"margin"``: margin-rescaled hinge; ``"nce"``;
-    ``"dsm"``; ``"margin+dsm"`` / ``"nce+dsm"``: ranking + DSM + gradient matching at the
-    negatives) or a :class:`~sealloss.objectives.LossNetObjective` (then ``margin``,
-    ``task_cost``, ``temperature`` and ``energy_reg`` come from it); ``margin`` (energy units
-    per metre of task cost); ``task_cost`` (``"mpjpe"``, ``"mse"``, ``"bone"``,
-    ``"mpjpe+bone"``, metres); ``temperature`` (NCE); ``energy_reg``; ``negatives`` (a
-    :class:`~sealloss.negatives.Sampler`, ``None``: only predictions; default
-    :func:`default_negatives`) and ``num_negatives`` per ground truth.
-
-    **Run.** ``seed`` of the wrapper's own generator (negatives, subsets); ``log_every``:
-    ``logging`` INFO diagnostics every this many calls.
+    Raises:
+        ValueError: a conflicting pair, naming both arguments: ``lossnet=None`` without a
+            ``trainer``; a ``trainer`` whose optimizer does not hold the ``lossnet``'s
+            parameters or that trains another loss-net; one controller passed as both ``lam``
+            and ``lam_unlabeled``; a ``skeleton`` of another structure than the ``lossnet``'s
+            (``SkeletonMismatchError``).
 
     Distributed (``torch.distributed`` initialised): rank 0's loss-net is broadcast at the first
     training call, loss-net gradients are averaged over the ranks, ranks agree before skipping
@@ -130,119 +133,110 @@ class AlternatingWrapper:
 
     def __init__(
         self,
-        optimizer: torch.optim.Optimizer | None = None,
-        lossnet: LossNet | str | None = "h36m17",
+        lossnet: LossNet | str | None = RECOMMENDED["lossnet"],
         *,
-        lam: float | str | Callable[[int], float] = "auto",
-        mode: str = "static",
+        trainer: LossNetTrainer | None = None,
+        energy: EnergyTerm | None = None,
+        lam: LamArg = RECOMMENDED["lam"],
+        lam_unlabeled: LamArg = "auto",
         skeleton: Skeleton | str | None = None,
         adapter: Any = None,
-        k: int = 1,
-        update_every: int = 1,
-        lossnet_lr: float = 3e-4,
-        lossnet_optimizer: torch.optim.Optimizer | None = None,
-        objective: str | LossNetObjective = "margin",
-        margin: float = 10.0,
-        task_cost: str = "mpjpe",
-        temperature: float = 1.0,
-        energy_reg: float = 1e-3,
-        negatives: Sampler | None | str = "default",
-        num_negatives: int = 2,
-        lossnet_batch: int | None = 256,
-        score_fraction: float = 0.25,
-        frames_per_clip: int | None = None,
-        target_force_ratio: float | Callable[[int], float] = 0.3,
-        lam_init: float = 1e-3,
-        lam_ema: float = 0.9,
-        lam_bounds: tuple[float, float] = (1e-8, 1e3),
-        force_every: int = 1,
-        lam_unlabeled: float | str | Callable[[int], float] = "auto",
-        unlabeled_force_ratio: float = 0.3,
-        grad_clip: float | None = 1.0,
         seed: int = 0,
         log_every: int = 100,
         device: torch.device | str | None = None,
     ) -> None:
-        check_options(
-            mode=mode, objective=objective, score_fraction=score_fraction, lam=lam,
-            lam_unlabeled=lam_unlabeled, unlabeled_force_ratio=unlabeled_force_ratio, k=k,
-            update_every=update_every, force_every=force_every, log_every=log_every,
-            num_negatives=num_negatives, lossnet_lr=lossnet_lr,
-            target_force_ratio=target_force_ratio, lam_init=lam_init, lam_ema=lam_ema,
-            lossnet_batch=lossnet_batch, frames_per_clip=frames_per_clip, grad_clip=grad_clip,
-            task_cost=task_cost,
-        )
-        lam_kw = {"init": lam_init, "ema": lam_ema, "bounds": lam_bounds}
-        self._lam = LambdaController(lam, name="lam", target=target_force_ratio, **lam_kw)
-        self._lam_u = LambdaController(lam_unlabeled, name="lam_unlabeled",
-                                       target=unlabeled_force_ratio,
-                                       target_name="unlabeled_force_ratio", **lam_kw)
-        self.optimizer = optimizer
-        self.mode = mode
-        self.lossnet = resolve_lossnet(lossnet, mode, skeleton, device)
-        self.skeleton = get_skeleton(skeleton) if skeleton is not None else self.lossnet.skeleton
-        self.lossnet.skeleton.check_compatible(self.skeleton, "the wrapper's skeleton")
-        self.adapter = adapter
-        self.k, self.update_every = int(k), int(update_every)
-        self.objective_name = objective if isinstance(objective, str) else "custom"
-        self.objective: LossNetObjective = make_objective(
-            objective, margin=float(margin), task_cost=task_cost,
-            temperature=float(temperature), energy_reg=float(energy_reg), skeleton=self.skeleton,
-        )
-        self.negatives = default_negatives(self.skeleton) if negatives == "default" else negatives
-        self.num_negatives = int(num_negatives) if self.negatives is not None else 0
-        self.lossnet_batch = lossnet_batch
-        self.score_fraction = float(score_fraction)
-        self.frames_per_clip = frames_per_clip
-        self.force_every, self.log_every = int(force_every), int(log_every)
-        self.grad_clip = grad_clip
-        self.generator = torch.Generator(device="cpu").manual_seed(int(seed))
-        self.steps = self.lossnet_updates = 0
-        self.skipped_energy_steps = self.skipped_lossnet_steps = 0
-        self.unlabeled_steps = self.skipped_unlabeled_steps = 0
-        self.last_stats, self.last_unlabeled_stats = SealStats(), SealStats()
-        self._sup_norm: Tensor | None = None  # EMA of ||dL_sup/dy_hat|| (float64; NaN: none)
-        self._sup_n: int | None = None  # poses of the labeled batch last measured
-        self._warned_no_sup = False  # lam_unlabeled="auto" called before any labeled call
-        self._ranks_synced = False
-        self.lossnet.requires_grad_(mode != "static")
-        self.lossnet_optimizer = None if mode == "static" else (
-            lossnet_optimizer or torch.optim.Adam(self.lossnet.parameters(), lr=lossnet_lr)
-        )
+        if lossnet is None and trainer is None:
+            raise ValueError("lossnet=None (a fresh, untrained loss-net) needs trainer= to train "
+                             "it: pass a LossNetTrainer, or a pretrained lossnet (name, path or "
+                             "LossNet) for static SEAL")
+        if trainer is not None and not isinstance(trainer, LossNetTrainer):
+            raise ValueError(f"trainer must be a LossNetTrainer or None, got "
+                             f"{type(trainer).__name__}")
+        if energy is not None and not isinstance(energy, EnergyTerm):
+            raise ValueError(f"energy must be an EnergyTerm or None, got {type(energy).__name__}")
+        if isinstance(lam, LambdaController) and lam is lam_unlabeled:
+            raise ValueError("lam= and lam_unlabeled= are the same LambdaController: each needs "
+                             "its own (they keep separate states)")
+        check_number("seed", seed, 0, integer=True, owner="AlternatingWrapper")
+        check_number("log_every", log_every, 1, integer=True, owner="AlternatingWrapper")
+        self.lam_control = _controller(lam, "lam", "target_force_ratio")
+        self.lam_unlabeled_control = _controller(lam_unlabeled, "lam_unlabeled",
+                                                 "unlabeled_force_ratio")
+        net = resolve_lossnet(lossnet, device)
+        if net is None:
+            from ..nn import GraphormerLossNet
 
-    # ------------------------------------------------------------------ lambda settings
-    lam_mode = property(lambda self: self._lam.kind, doc="``fixed``, ``schedule`` or ``auto``")
-    lam_u_mode = property(lambda self: self._lam_u.kind, doc="kind of ``lam_unlabeled``")
-    target_force_ratio = property(lambda self: self._lam.target)
-    unlabeled_force_ratio = property(lambda self: self._lam_u.target)
-    lam_ema = property(lambda self: self._lam.ema)
-    lam_bounds = property(lambda self: self._lam.bounds)
+            net = GraphormerLossNet(skeleton or "h36m17")
+            if device is not None:
+                net = net.to(device)
+        self.lossnet: LossNet = net
+        self.skeleton = get_skeleton(skeleton) if skeleton is not None else net.skeleton
+        net.skeleton.check_compatible(self.skeleton, "the wrapper's skeleton")
+        self.adapter = adapter
+        self.log_every = int(log_every)
+        self.energy = energy if energy is not None else EnergyTerm()
+        self.trainer = trainer
+        self.generator = torch.Generator(device="cpu").manual_seed(int(seed))
+        self._last = {LABELED: SealStats(), UNLABELED: SealStats()}
+        self._ranks_synced = False
+        net.requires_grad_(trainer is not None)
+        if trainer is not None:
+            trainer.bind(net, self.skeleton)
+
+    # ------------------------------------------------------------------ read-only views
+    @property
+    def mode(self) -> str:
+        """``"static"`` (no trainer) or ``"dynamic"`` (a trainer trains the loss-net)."""
+        return "static" if self.trainer is None else "dynamic"
+
+    steps = property(lambda self: self.energy.steps, doc="labeled training calls made")
+    unlabeled_steps = property(lambda self: self.energy.unlabeled_steps,
+                               doc="unlabeled training calls made")
+    skipped_energy_steps = property(lambda self: self.energy.skipped,
+                                    doc="labeled calls whose energy term was skipped")
+    skipped_unlabeled_steps = property(lambda self: self.energy.skipped_unlabeled,
+                                       doc="unlabeled calls whose energy term was skipped")
+    lossnet_updates = property(
+        lambda self: 0 if self.trainer is None else self.trainer.updates,
+        doc="loss-net optimizer steps taken")
+    skipped_lossnet_steps = property(
+        lambda self: 0 if self.trainer is None else self.trainer.skipped,
+        doc="loss-net updates skipped")
 
     @property
     def lam(self) -> float:
-        """The lambda used at the current step."""
-        return self._lam.at(self.steps)
+        """The lambda used at the current labeled step."""
+        return self.lam_control.at(self.steps)
 
     @property
     def lam_unlabeled(self) -> float:
-        """The unlabeled-batch lambda used at the current unlabeled step."""
-        return self._lam_u.at(self.unlabeled_steps)
+        """The lambda used at the current unlabeled step."""
+        return self.lam_unlabeled_control.at(self.unlabeled_steps)
+
+    @property
+    def stats(self) -> dict[str, float]:
+        """Statistics of the last labeled call as plain floats (reading them synchronises)."""
+        return self._last[LABELED].as_dict()
+
+    @property
+    def unlabeled_stats(self) -> dict[str, float]:
+        """Statistics of the last :meth:`unlabeled` call (no alignment: it needs labels)."""
+        return self._last[UNLABELED].as_dict()
+
+    @property
+    def last_stats(self) -> SealStats:
+        """The :class:`~sealloss.training.diagnostics.SealStats` record of the last labeled
+        call (values still tensors)."""
+        return self._last[LABELED]
 
     def __repr__(self) -> str:
         net = self.lossnet
-        obj = self.objective
         return (
-            f"AlternatingWrapper(mode={self.mode!r}, lossnet={type(net).__name__}"
-            f"({net.skeleton.name}, {net.num_parameters:,} params), lam={self._lam!r}, "
-            f"lam_unlabeled={self._lam_u!r}, objective={self.objective_name!r}(ranking="
-            f"{obj.ranking}, margin={obj.margin:g}, task_cost={obj.task_cost}), "
-            f"score_fraction={self.score_fraction:g}, k={self.k}, "
-            f"update_every={self.update_every}, steps={self.steps})"
+            f"AlternatingWrapper(lossnet={type(net).__name__}({net.skeleton.name}, "
+            f"{net.num_parameters:,} params), trainer={self.trainer!r}, energy={self.energy!r}, "
+            f"lam={self.lam_control!r}, lam_unlabeled={self.lam_unlabeled_control!r}, "
+            f"steps={self.steps})"
         )
-
-    def _to_net(self, t: Tensor) -> Tensor:
-        p = next(self.lossnet.parameters())
-        return t.to(device=p.device, dtype=p.dtype)
 
     # ------------------------------------------------------------------ public API
     def energy_term(self, loss_sup: Tensor, x2d: Tensor, y_hat: Tensor, y_gt: Tensor) -> Tensor:
@@ -273,70 +267,26 @@ class AlternatingWrapper:
                 are skipped with a ``RuntimeWarning`` and counted in ``skipped_energy_steps``.
         """
         check_loss(loss_sup)
+        e = self.energy
         if not torch.is_grad_enabled():
-            return eval_term(self, loss_sup, x2d, y_hat, y_gt)
-        self._lam.check_step(self.steps)  # a schedule that raises changes nothing
-        stats = SealStats(step=self.steps)
-        x, yh, yg = canonical(self.adapter, x2d, y_hat, y_gt,
-                              frames_per_clip=self.frames_per_clip, generator=self.generator)
-        usable = check_batch(self.skeleton, x, yg, yh)  # host sync 1
+            batch = e.batch(self.adapter, self.skeleton, x2d, y_hat, y_gt, self.generator)
+            return e.score(self.lossnet, batch, self.lam, loss_sup, stacklevel=3)
+        step = e.steps
+        self.lam_control.check_step(step)  # a schedule that raises changes nothing
+        batch = e.batch(self.adapter, self.skeleton, x2d, y_hat, y_gt, self.generator)
         self._sync_ranks_once()
-        n = yh.shape[0]
-        if n > 0 and not usable:
-            self.skipped_energy_steps += 1
-            warnings.warn(
-                f"sealloss: non-finite prediction y_hat at step {self.steps}; the energy term and "
-                f"the loss-net update are skipped for this batch ({self.skipped_energy_steps} "
-                "skipped so far)",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        if self.mode != "static" and self.steps % self.update_every == 0:
-            # every rank updates or none does (the update all-reduces gradients)
-            if dist.all_ok(usable, self.lossnet.device):
-                lossnet_update(self, x.detach(), yg.detach(), yh.detach(), stats)
-            elif n > 0 or dist.world_size() > 1:
-                self.skipped_lossnet_steps += 1
-        term, ok = energy_surrogate(self, x, yh, yg, stats) if usable else (None, None)
-        measure = self.steps % self.force_every == 0 and (
-            "auto" in (self._lam.kind, self._lam_u.kind) or self.steps % self.log_every == 0
-        )
-        per_unit, valid = (force_per_unit(self, loss_sup, y_hat, term, n) if measure
-                           else (None, None))
-        lam_before = self.lam
-        if per_unit is not None:
-            stats.force_ratio = torch.where(valid, lam_before * per_unit, _NAN)
-        auto = measure and self._lam.kind == "auto"
-        ok_h, valid_h, pu_h = _host(ok, valid if auto else None, per_unit if auto else None)
-        if term is not None and not ok_h:
-            energy_failed(self, stats, f"at step {self.steps}", stacklevel=3)
-            term = None
-        if auto:
-            pu = pu_h if valid_h else None
-            self._lam.observe(dist.mean_over_ranks(pu, self.lossnet.device), self.steps)
-        lam = self.lam
-        if term is not None and not (math.isfinite(lam) and lam >= 0):
-            self.skipped_energy_steps += 1
-            warnings.warn(
-                f"sealloss: lambda is {lam!r} at step {self.steps} (a schedule returned a "
-                "non-finite or negative value); the energy term is skipped for this batch "
-                f"({self.skipped_energy_steps} skipped so far)",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            term = None
-        if term is None:
-            needs_grad = loss_sup.requires_grad or y_hat.requires_grad
-            out = loss_sup.new_zeros(()).requires_grad_(needs_grad)
-        else:
-            out = lam * term
-        stats.lam = lam
-        stats.skipped_energy_steps = self.skipped_energy_steps
+        stats = SealStats(step=step)
+        if self.trainer is not None:
+            self.trainer.maybe_update(batch, step, self.generator, stats)
+        kinds = (self.lam_control.kind, self.lam_unlabeled_control.kind)
+        log_step = step % self.log_every == 0
+        out = e.term(self.lossnet, batch, self.lam_control, stats, self.generator,
+                     loss_sup=loss_sup, needs_force="auto" in kinds, log_step=log_step,
+                     sup_ema=self.lam_control.ema, stacklevel=3)
         stats.skipped_lossnet_steps = self.skipped_lossnet_steps
-        self.last_stats = stats
-        if self.steps % self.log_every == 0 and log.isEnabledFor(logging.INFO):
-            log.info("sealloss step %d: %s", self.steps, _fmt(stats.as_dict()))
-        self.steps += 1
+        self._last[LABELED] = stats
+        if log_step and log.isEnabledFor(logging.INFO):
+            log.info("sealloss step %d: %s", step, stats.format())
         return out.to(loss_sup.dtype) if out.dtype != loss_sup.dtype else out
 
     def __call__(
@@ -354,10 +304,10 @@ class AlternatingWrapper:
 
         Add it to the loss of the same step (e.g. ``loss = seal(loss_sup, x, y_hat, y) +
         seal.unlabeled(x_u, y_hat_u)``). It never reads or needs 3D ground truth, never updates
-        the loss-net (in dynamic mode the loss-net trains on labeled batches only) and sends no
-        gradient into its parameters. The same input checks as the labeled call; a non-finite
-        prediction, energy or lambda skips the term with a ``RuntimeWarning`` (counted in
-        ``skipped_unlabeled_steps``). Under ``torch.no_grad()`` it only scores. Statistics of the
+        the loss-net (the trainer learns from labeled batches only) and sends no gradient into
+        its parameters. The same input checks, skips and zero as the labeled call (one path,
+        :meth:`EnergyTerm.term <sealloss.training.energy_term.EnergyTerm.term>`), counted in
+        ``skipped_unlabeled_steps``. Under ``torch.no_grad()`` it only scores. Statistics of the
         last call: :attr:`unlabeled_stats`.
 
         Args:
@@ -367,23 +317,20 @@ class AlternatingWrapper:
         Returns:
             0-dim tensor (a zero that accepts ``.backward()`` when skipped).
         """
-        return unlabeled_term(self, x2d, y_hat)
-
-    @property
-    def unlabeled_stats(self) -> dict[str, float]:
-        """Diagnostics of the last :meth:`unlabeled` call (no alignment: it needs labels)."""
-        return self.last_unlabeled_stats.as_dict()
-
-    @property
-    def stats(self) -> dict[str, float]:
-        """Diagnostics of the last call as plain floats (reading them synchronises)."""
-        return self.last_stats.as_dict()
-
-    def step(self, *args: Any, **kwargs: Any) -> Any:
-        """The wrapped pose-net optimizer's ``step``."""
-        if self.optimizer is None:
-            raise RuntimeError("AlternatingWrapper was built without an optimizer")
-        return self.optimizer.step(*args, **kwargs)
+        e, lam = self.energy, self.lam_unlabeled_control
+        if not torch.is_grad_enabled():
+            batch = e.batch(self.adapter, self.skeleton, x2d, y_hat, None, self.generator)
+            return e.score(self.lossnet, batch, self.lam_unlabeled, y_hat, stacklevel=2)
+        step = e.unlabeled_steps
+        lam.check_step(step)  # a schedule that raises changes nothing
+        batch = e.batch(self.adapter, self.skeleton, x2d, y_hat, None, self.generator)
+        self._sync_ranks_once()
+        stats = SealStats(step=step)
+        out = e.term(self.lossnet, batch, lam, stats, self.generator, loss_sup=None,
+                     needs_force=lam.kind == "auto", log_step=step % self.log_every == 0,
+                     sup_ema=self.lam_control.ema, stacklevel=2)
+        self._last[UNLABELED] = stats
+        return out
 
     def _sync_ranks_once(self) -> None:
         """Distributed: copy rank 0's loss-net weights to every rank, once, at the first
@@ -394,16 +341,92 @@ class AlternatingWrapper:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        """Loss-net weights, its optimizer, counters, the lambdas' state and the RNG state
-        (one host synchronisation for the supervised-pull EMA); see
-        :func:`sealloss.training.wrapper_state.wrapper_state_dict`."""
-        return wrapper_state_dict(self)
+        """The loss-net's weights and config, the generator, and each part's ``state_dict``
+        nested: ``energy``, ``trainer`` (``None`` without one), ``lam``, ``lam_unlabeled``
+        (one host synchronisation for the supervised-pull EMA)."""
+        return {
+            "lossnet": {k: v.detach().clone() for k, v in self.lossnet.state_dict().items()},
+            "lossnet_config": self.lossnet.config,
+            "generator": self.generator.get_state(),
+            "energy": self.energy.state_dict(),
+            "trainer": None if self.trainer is None else self.trainer.state_dict(),
+            "lam": self.lam_control.state_dict(),
+            "lam_unlabeled": self.lam_unlabeled_control.state_dict(),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict`: all of it or nothing.
 
-        Refuses (``ValueError``, the wrapper unchanged) a state of another mode, of another
-        lambda kind, of a loss-net with another config, or with missing entries; see
-        :func:`sealloss.training.wrapper_state.load_wrapper_state`.
+        Every part checks its entry before anything changes; refused (``ValueError``, the
+        wrapper unchanged): missing entries, a state with a trainer into a wrapper without one
+        (or the reverse), another lambda kind (an ``"auto"`` state into a fixed-lambda wrapper
+        would replace the user's lambda), a loss-net of another config (same tensor shapes are
+        not enough), non-finite loss-net weights, counters that are not integers ``>= 0``, an
+        optimizer state of another kind. If loading fails half way, everything is rolled back.
         """
-        load_wrapper_state(self, state)
+        keys = ("lossnet", "generator", "energy", "trainer", "lam", "lam_unlabeled")
+        missing = [k for k in keys if k not in state]
+        if missing:
+            raise ValueError(f"wrapper state is missing {missing}: not a wrapper state_dict?")
+        saved_trainer = state["trainer"]
+        if (saved_trainer is None) != (self.trainer is None):
+            have = "has no trainer (static)" if self.trainer is None else "has a trainer"
+            was = "without" if saved_trainer is None else "with"
+            raise ValueError(f"state was saved {was} a loss-net trainer, this wrapper {have}: "
+                             "build the wrapper with the same trainer= to resume")
+        lam = self.lam_control.parse_state(_mapping(state["lam"], "lam"))
+        lam_u = self.lam_unlabeled_control.parse_state(
+            _mapping(state["lam_unlabeled"], "lam_unlabeled"))
+        self.energy.check_state(state["energy"])
+        if self.trainer is not None:
+            self.trainer.check_state(saved_trainer)
+        cfg = state.get("lossnet_config")
+        if cfg is not None and _jsonable(cfg) != _jsonable(self.lossnet.config):
+            raise ValueError(
+                "state holds a loss-net of another config than this wrapper's "
+                f"(saved {_jsonable(cfg)}, here {_jsonable(self.lossnet.config)})"
+            )
+        _check_lossnet_tensors(state["lossnet"])
+        net_before = {k: v.detach().clone() for k, v in self.lossnet.state_dict().items()}
+        opt = None if self.trainer is None else self.trainer.optimizer
+        opt_before = copy.deepcopy(opt.state_dict()) if opt is not None else None
+        gen_before = self.generator.get_state()
+        try:
+            self.lossnet.load_state_dict(state["lossnet"], strict=True)
+            self.generator.set_state(state["generator"])
+            if self.trainer is not None:
+                self.trainer.load_state_dict(saved_trainer)
+        except Exception:
+            self.lossnet.load_state_dict(net_before)
+            if opt is not None and opt_before is not None:
+                opt.load_state_dict(opt_before)
+            self.generator.set_state(gen_before)
+            raise
+        self.energy.load_state_dict(state["energy"])
+        self.lam_control.value, self.lam_control.ema_ratio = lam
+        self.lam_unlabeled_control.value, self.lam_unlabeled_control.ema_ratio = lam_u
+
+
+def _mapping(v: Any, key: str) -> Mapping[str, Any]:
+    if not isinstance(v, Mapping):
+        raise ValueError(f"wrapper state: {key!r} must be a dict, got {v!r}")
+    return v
+
+
+def _jsonable(cfg: Any) -> Any:
+    """A config compared by value (tuples and lists alike, as after a JSON round trip)."""
+    return json.loads(json.dumps(cfg, sort_keys=True, default=str))
+
+
+def _check_lossnet_tensors(sd: Any) -> None:
+    """The saved loss-net weights: a dict of tensors with finite values."""
+    if not isinstance(sd, Mapping):
+        raise ValueError(f"wrapper state: 'lossnet' must be a state dict, got {type(sd).__name__}")
+    for k, v in sd.items():
+        if not isinstance(v, torch.Tensor):
+            raise ValueError(f"wrapper state: lossnet[{k!r}] is a {type(v).__name__}, not a tensor")
+        if v.is_floating_point() and v.numel() and not torch.isfinite(v).all():
+            raise ValueError(
+                f"wrapper state: lossnet[{k!r}] holds NaN/Inf: the saved loss-net had diverged "
+                "or the state is damaged; resume from an earlier checkpoint"
+            )
