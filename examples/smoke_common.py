@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -177,6 +178,40 @@ def two_point_five_d(sl: Slice, rows: np.ndarray) -> np.ndarray:
     z_px = depth * (sl.focal[rows] / sl.root_cam[rows][..., 2])[..., None]
     z = z_px * 2.0 / sl.res_w[rows][..., None]
     return np.concatenate([xy, z[..., None]], axis=-1).astype(np.float32)
+
+
+def window_batches(
+    sl: Slice, adapter, batch: int, gen: np.random.Generator,
+    target: Literal["clip", "centre", "2.5d"] = "clip", centre: int = 0,
+) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
+    """A ``batches`` for :func:`run`: each call draws ``batch`` random windows (:func:`pick`)
+    and returns them in the upstream layout.
+
+    ``x`` is ``adapter.to_upstream_2d`` of the windows' 2D ``(B, T, 17, 2)``; ``y`` by
+    ``target``:
+
+    - ``"clip"`` (seq2seq): ``adapter.to_upstream_3d`` of the windows' 3D, ``(B, T, 17, 3)``;
+    - ``"centre"``: ``adapter.to_upstream_3d`` of frame ``centre`` of each window,
+      ``(B, 1, 17, 3)``;
+    - ``"2.5d"`` (the MotionBERT family): :func:`two_point_five_d` labels of the windows made
+      root-relative as the upstream loop does before the hook, ``(B, T, 17, 3)``.
+    """
+    if target not in ("clip", "centre", "2.5d"):
+        raise ValueError(f"target must be 'clip', 'centre' or '2.5d', got {target!r}")
+
+    def batches() -> tuple[torch.Tensor, torch.Tensor]:
+        rows = pick(sl, batch, gen)  # (B, T)
+        x = adapter.to_upstream_2d(torch.from_numpy(sl.x2d[rows]))
+        if target == "clip":
+            y = adapter.to_upstream_3d(torch.from_numpy(sl.y3d[rows]))
+        elif target == "centre":
+            y = adapter.to_upstream_3d(torch.from_numpy(sl.y3d[rows[:, centre]]))[:, None]
+        else:
+            y = torch.from_numpy(two_point_five_d(sl, rows))
+            y = y - y[..., 0:1, :]
+        return x, y
+
+    return batches
 
 
 # --------------------------------------------------------------------------- checks

@@ -51,13 +51,8 @@ def main() -> None:
     adapter = get("ktpformer")
     sl = sc.load_slice(args.data, args.frames)
     gen = np.random.default_rng(args.seed)
+    batches = sc.window_batches(sl, adapter, args.batch, gen)  # (B, T, 17, 2/3)
     w = torch.tensor(W_MPJPE, dtype=torch.float32)
-
-    def batches():
-        rows = sc.pick(sl, args.batch, gen)
-        x = adapter.to_upstream_2d(torch.from_numpy(sl.x2d[rows]))  # (B, T, 17, 2)
-        y = adapter.to_upstream_3d(torch.from_numpy(sl.y3d[rows]))  # (B, T, 17, 3)
-        return x, y
 
     def loss_fn(pred, y):
         dif = pred[:, 1:] - pred[:, :-1]

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import smoke_common as sc  # noqa: E402
@@ -42,13 +41,8 @@ def main() -> None:
     adapter = get("motionagformer")  # scale="auto": 'gt' through convert(), else 'constant'
     sl = sc.load_slice(args.data, args.frames)
     gen = np.random.default_rng(args.seed)
-
-    def batches():
-        rows = sc.pick(sl, args.batch, gen)
-        x = adapter.to_upstream_2d(torch.from_numpy(sl.x2d[rows]))  # (B, T, 17, 3), conf = 1
-        y = torch.from_numpy(sc.two_point_five_d(sl, rows))
-        y = y - y[..., 0:1, :]  # root_rel, as upstream before the hook
-        return x, y
+    # x (B, T, 17, 3) with conf = 1; y 2.5D, root_rel as upstream before the hook
+    batches = sc.window_batches(sl, adapter, args.batch, gen, "2.5d")
 
     def loss_fn(pred, y):  # configs: lambda_scale 0.5, lambda_3d_velocity 20, others 0
         return loss_mpjpe(pred, y) + 0.5 * n_mpjpe(pred, y) + 20.0 * loss_velocity(pred, y)

@@ -40,13 +40,8 @@ def main() -> None:
     adapter = get("motionbert")  # scale="auto": 'gt' through convert(), else 'constant'
     sl = sc.load_slice(args.data, args.frames)
     gen = np.random.default_rng(args.seed)
-
-    def batches():
-        rows = sc.pick(sl, args.batch, gen)
-        x = adapter.to_upstream_2d(torch.from_numpy(sl.x2d[rows]))  # (B, T, 17, 3), conf = 1
-        y = torch.from_numpy(sc.two_point_five_d(sl, rows))  # (B, T, 17, 3), 2.5D units
-        y = y - y[:, :, 0:1, :]  # rootrel, as upstream before the hook
-        return x, y
+    # x (B, T, 17, 3) with conf = 1; y (B, T, 17, 3) 2.5D, rootrel as upstream before the hook
+    batches = sc.window_batches(sl, adapter, args.batch, gen, "2.5d")
 
     def loss_fn(pred, y):  # the shipped pose3d configs: lambda_scale 0.5, lambda_3d_velocity 20
         return loss_mpjpe(pred, y) + 0.5 * n_mpjpe(pred, y) + 20.0 * loss_velocity(pred, y)

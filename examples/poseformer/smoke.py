@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import smoke_common as sc  # noqa: E402
@@ -38,12 +37,8 @@ def main() -> None:
     adapter = get("poseformer", pad=pad, causal_shift=0)
     sl = sc.load_slice(args.data, args.frames)
     gen = np.random.default_rng(args.seed)
-
-    def batches():
-        rows = sc.pick(sl, args.batch, gen)
-        x = adapter.to_upstream_2d(torch.from_numpy(sl.x2d[rows]))  # (B, F, 17, 2)
-        y = adapter.to_upstream_3d(torch.from_numpy(sl.y3d[rows[:, pad]]))[:, None]  # (B,1,17,3)
-        return x, y
+    # x (B, F, 17, 2), y (B, 1, 17, 3)
+    batches = sc.window_batches(sl, adapter, args.batch, gen, "centre", pad)
 
     rep = sc.run(backbone="poseformer", args=args, model=model, adapter=adapter, batches=batches,
                  loss_fn=mpjpe, pattern="add", stubs=stubs)

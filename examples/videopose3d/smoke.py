@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import smoke_common as sc  # noqa: E402
@@ -38,10 +37,10 @@ def main() -> None:
     sl = sc.load_slice(args.data, args.frames)
     gen = np.random.default_rng(args.seed)
 
+    windows = sc.window_batches(sl, adapter, args.batch, gen, "centre", pad)
+
     def batches():
-        rows = sc.pick(sl, args.batch, gen)  # (B, F)
-        x = adapter.to_upstream_2d(torch.from_numpy(sl.x2d[rows]))  # (B, F, 17, 2)
-        y = adapter.to_upstream_3d(torch.from_numpy(sl.y3d[rows[:, pad]]))[:, None]  # (B,1,17,3)
+        x, y = windows()  # (B, F, 17, 2), (B, 1, 17, 3)
         y[:, :, 0] = 0  # as upstream, where the patch calls the wrapper
         return x, y
 
