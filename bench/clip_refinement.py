@@ -70,6 +70,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from h36m_gain import load_model  # noqa: E402
 from h36m_sets import INPUTS, scored_pairs  # noqa: E402
+from report_files import agg_pyplot  # noqa: E402
 
 from sealloss.demo.experiment import predict  # noqa: E402
 from sealloss.io.atomic import atomic_write  # noqa: E402
@@ -345,13 +346,8 @@ def figure_data(s: dict, poses: dict[str, torch.Tensor]) -> dict:
 
 
 def plot(fig_data: dict, path: Path, title: str) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no PNG written")
+    plt = agg_pyplot()
+    if plt is None:
         return
     from sealloss.demo.skeleton_plots import draw_skeleton_3d
 

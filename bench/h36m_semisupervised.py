@@ -49,7 +49,6 @@ Writes ``OUT.json``, ``OUT.md`` and ``OUT.png``.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import statistics
 import time
@@ -57,6 +56,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from report_files import agg_pyplot, write_report
 
 from sealloss.data import (
     TEST_SUBJECTS,
@@ -313,13 +313,8 @@ def markdown(report: dict) -> str:
 
 
 def plot(report: dict, path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no PNG written")
+    plt = agg_pyplot()
+    if plt is None:
         return
     summ = report["summary"]
     set_name = next(iter(next(iter(summ.values()))))
@@ -387,13 +382,7 @@ def main() -> None:
               "batch_size": args.batch_size, "seeds": args.seeds, "lossnet": args.lossnet,
               "per_seed": per_seed, "summary": summarise(per_seed),
               "seconds": time.perf_counter() - t0}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1))
-    md = markdown(report)
-    out.with_suffix(".md").write_text(md)
-    print(md)
-    plot(report, out.with_suffix(".png"))
+    write_report(report, Path(args.out), markdown, plot)
 
 
 if __name__ == "__main__":

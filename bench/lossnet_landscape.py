@@ -60,6 +60,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from h36m_gain import load_model  # noqa: E402
 from h36m_sets import INPUTS, scored_pairs, training_pairs  # noqa: E402
+from report_files import agg_pyplot, write_report  # noqa: E402
 
 from sealloss.data import load_h36m  # noqa: E402
 from sealloss.demo.experiment import ArmConfig, TrainConfig, predict, train_arm  # noqa: E402
@@ -319,13 +320,8 @@ def markdown(report: dict) -> str:
 
 
 def plot(report: dict, path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no PNG written")
+    plt = agg_pyplot()
+    if plt is None:
         return
     first = report["weights"][0]
     set_name = next(k for k, v in first.items() if isinstance(v, dict) and "alignment" in v)
@@ -421,13 +417,7 @@ def main() -> None:
     for name, chosen in tqdm(list(zip(args.weights, chosen_list)), desc="weights"):
         report["weights"].append(run_weights(args, name, tr, sets, preds, chosen))
     report["seconds"] = time.perf_counter() - t0
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1))
-    md = markdown(report)
-    out.with_suffix(".md").write_text(md)
-    print(md)
-    plot(report, out.with_suffix(".png"))
+    write_report(report, Path(args.out), markdown, plot)
 
 
 if __name__ == "__main__":
