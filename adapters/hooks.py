@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from collections.abc import Callable
 
 import torch
 
@@ -66,26 +67,26 @@ def parse_lambda(text: str | float) -> float | str:
     return value
 
 
-def _fraction(text: str) -> float:
-    """A float in ``(0, 1]`` (``--seal-score-fraction``)."""
+def _checked_float(text: str, expected: str, accept: Callable[[float], bool]) -> float:
+    """``text`` as a float that ``accept`` takes; otherwise an ``ArgumentTypeError`` saying
+    ``expected`` (e.g. ``"a positive number"``) and what was given."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
     return value
+
+
+def _fraction(text: str) -> float:
+    """A float in ``(0, 1]`` (``--seal-score-fraction``)."""
+    return _checked_float(text, "a number in (0, 1]", lambda v: 0.0 < v <= 1.0)
 
 
 def _positive(text: str) -> float:
     """A float > 0 (``--seal-force-ratio``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0.0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
+    return _checked_float(text, "a positive number", lambda v: v > 0.0)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
