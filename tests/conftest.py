@@ -30,17 +30,20 @@ def data_root() -> Path:
     return root
 
 
+def dataset_folder(data_root: Path, name: str, marker: str, dataset: str) -> Path:
+    """``data_root / name``, or a skip saying ``dataset``'s files are not there when it lacks
+    the file ``marker``."""
+    p = data_root / name
+    if not (p / marker).is_file():
+        pytest.skip(f"{dataset} files not found under {p} (research-only data, never shipped)")
+    return p
+
+
 @pytest.fixture(scope="session")
 def h36m_root(data_root: Path) -> Path:
-    p = data_root / "h36m"
-    if not (p / "h36m_3d17_world_10hz.npz").is_file():
-        pytest.skip(f"Human3.6M files not found under {p} (research-only data, never shipped)")
-    return p
+    return dataset_folder(data_root, "h36m", "h36m_3d17_world_10hz.npz", "Human3.6M")
 
 
 @pytest.fixture(scope="session")
 def humaneva_root(data_root: Path) -> Path:
-    p = data_root / "humaneva"
-    if not (p / "data_3d_humaneva15.npz").is_file():
-        pytest.skip(f"HumanEva-I files not found under {p} (research-only data, never shipped)")
-    return p
+    return dataset_folder(data_root, "humaneva", "data_3d_humaneva15.npz", "HumanEva-I")

@@ -12,6 +12,7 @@ before (kills alone never broke a checkpoint); it stays as the SIGKILL guard.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -19,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +93,30 @@ def _wait_for(path: Path, procs: list[subprocess.Popen], seconds: float = 120.0)
         time.sleep(0.05)
 
 
+@contextlib.contextmanager
+def _three_writers(code: str, target: Path, size: int) -> Iterator[list[subprocess.Popen]]:
+    """Writers 0, 1, 2 running ``code`` (10**6 saves of ``size`` values each) on ``target``,
+    once one has written it; on leaving, any still running are killed and all are reaped."""
+    writers = [_spawn(code, target, k, 10**6, size) for k in range(3)]
+    try:
+        _wait_for(target, writers)
+        yield writers
+    finally:
+        for p in writers:
+            if p.poll() is None:
+                p.kill()
+            p.communicate()
+
+
+def _kill_after_random_waits(procs: list[subprocess.Popen], rng: random.Random,
+                             low: float) -> None:
+    """SIGKILL each process in turn after a wait of ``rng.uniform(low, 1.0)`` seconds."""
+    for p in procs:
+        time.sleep(rng.uniform(low, 1.0))
+        p.send_signal(signal.SIGKILL)
+        p.wait(30)
+
+
 def _temps(path: Path) -> list[Path]:
     return sorted(path.parent.glob(f".{path.name}.*.tmp"))
 
@@ -115,18 +141,8 @@ def test_concurrent_checkpoint_saves_lose_nothing(tmp_path):
 def test_killed_checkpoint_writers_leave_a_valid_file(tmp_path):
     rng = random.Random(23)
     target = tmp_path / "run.ckpt"
-    writers = [_spawn(_CKPT_WRITER, target, k, 10**6, 200_000) for k in range(3)]
-    try:
-        _wait_for(target, writers)
-        for p in writers:  # kill each at a random point of its stream of saves
-            time.sleep(rng.uniform(0.1, 1.0))
-            p.send_signal(signal.SIGKILL)
-            p.wait(30)
-    finally:
-        for p in writers:
-            if p.poll() is None:
-                p.kill()
-            p.communicate()
+    with _three_writers(_CKPT_WRITER, target, 200_000) as writers:
+        _kill_after_random_waits(writers, rng, 0.1)  # each at a random point of its saves
     ck = load_checkpoint(target)  # verified checksum: a complete save of one writer
     assert float(ck["w"][0]) == ck["i"] and ck["writer"] in (0, 1, 2)
     save_checkpoint(target, w=torch.zeros(1), i=-1, writer=9)
@@ -136,23 +152,13 @@ def test_killed_checkpoint_writers_leave_a_valid_file(tmp_path):
 def test_killed_cli_output_writers_leave_a_valid_file(tmp_path):
     rng = random.Random(7)
     target = tmp_path / "refined.npz"
-    writers = [_spawn(_NPZ_WRITER, target, k, 10**6, 300_000) for k in range(3)]
-    try:
-        _wait_for(target, writers)
-        for p in writers[:2]:
-            time.sleep(rng.uniform(0.2, 1.0))
-            p.send_signal(signal.SIGKILL)
-            p.wait(30)
+    with _three_writers(_NPZ_WRITER, target, 300_000) as writers:
+        _kill_after_random_waits(writers[:2], rng, 0.2)
         time.sleep(rng.uniform(0.2, 1.0))
         with np.load(target) as z:  # a live writer is still replacing it: always complete
             assert (z["pred"] == z["i"]).all() and z["pred"].size == 300_000
         writers[2].send_signal(signal.SIGKILL)
         writers[2].wait(30)
-    finally:
-        for p in writers:
-            if p.poll() is None:
-                p.kill()
-            p.communicate()
     with np.load(target) as z:
         assert (z["pred"] == z["i"]).all() and int(z["writer"]) in (0, 1, 2)
 
