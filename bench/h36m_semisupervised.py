@@ -49,6 +49,7 @@ Writes ``OUT.json``, ``OUT.md`` and ``OUT.png``.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import statistics
 import time
@@ -292,7 +293,7 @@ def markdown(report: dict) -> str:
                 r = rows[set_name][m]
                 c = f"{r['mean']:.2f} ± {r['std']:.2f}"
                 if arm != "plain":
-                    pct = 100 * r["diff_mean"] / rows[set_name][m]["mean"]
+                    pct = 100 * r["diff_mean"] / summ["plain"][set_name][m]["mean"]
                     c += f" (Δ {r['diff_mean']:+.2f} ± {r['diff_std']:.2f}, {pct:+.1f} %)"
                 cells.append(c)
             lines.append(f"| {arm} | " + " | ".join(cells) + " |")
@@ -334,7 +335,8 @@ def plot(report: dict, path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data-root", default=None)
-    ap.add_argument("--lossnet", required=True, help="loss-net trained on the labeled subjects")
+    ap.add_argument("--lossnet", default=None,
+                    help="loss-net trained on the labeled subjects (required unless --rerender)")
     ap.add_argument("--labeled", nargs="+", default=["S1"])
     ap.add_argument("--inputs", choices=("gt", "sh"), default="gt",
                     help="2D kind of the labeled pairs, the unlabeled 2D and the first scored "
@@ -360,7 +362,18 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default="bench/results/h36m_semisupervised")
+    ap.add_argument("--rerender", action="store_true",
+                    help="only rewrite OUT.md and OUT.png from OUT.json (after a report fix)")
     args = ap.parse_args()
+    if args.rerender:
+        out = Path(args.out)
+        report = json.loads(out.with_suffix(".json").read_text())
+        report["per_seed"] = {int(k): v for k, v in report["per_seed"].items()}  # JSON keys
+        out.with_suffix(".md").write_text(markdown(report))
+        plot(report, out.with_suffix(".png"))
+        return
+    if args.lossnet is None:
+        ap.error("--lossnet is required (the loss-net trained on the labeled subjects)")
     if "plain" not in args.arms:
         ap.error("--arms must include plain (every difference is paired against it, and it is "
                  "the teacher of the self-training arms)")
