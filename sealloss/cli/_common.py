@@ -246,11 +246,11 @@ def check_scale(poses: Any, units: str, root: int, what: str, force: bool = Fals
     metres; outside :data:`_PLAUSIBLE_EXTENT_M` the error names ``--units`` and the units
     that would make the poses person-sized. All-zero poses and ``force`` skip the check.
     """
-    from ..pose.canonical import UNIT_SCALE
+    from ..pose.canonical import UNIT_SCALE, root_relative
 
     if force or poses.numel() == 0:
         return
-    rel = poses - poses[..., root : root + 1, :]
+    rel = root_relative(poses, root)
     med = float(rel.norm(dim=-1).median()) * UNIT_SCALE[units]
     lo, hi = _PLAUSIBLE_EXTENT_M
     if med == 0.0 or not math.isfinite(med) or lo <= med <= hi:

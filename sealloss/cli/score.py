@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..io.weights import load_lossnet
-    from ..pose.canonical import UNIT_SCALE
+    from ..pose.canonical import UNIT_SCALE, root_relative
     from ..posthoc.scoring import energy_threshold, joint_baseline, pose_energies, score_poses
 
     outp = check_output(args, "--out", (".npz", ".csv"), "nothing was scored")
@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         scale = UNIT_SCALE[args.units] * 1000.0
         yv, rv = y3d.reshape(-1, j, 3), ref.reshape(-1, j, 3)
         r = net.skeleton.root
-        err = ((yv - yv[:, r : r + 1]) - (rv - rv[:, r : r + 1])).norm(dim=-1).mean(-1)
+        err = (root_relative(yv, r) - root_relative(rv, r)).norm(dim=-1).mean(-1)
         err_mm = err.numpy() * scale
         rho = _spearman(e, err_mm)
         print(f"reference {args.reference_key!r}: its {args.quantile:.0%} energy quantile is "

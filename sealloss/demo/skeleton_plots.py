@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..pose.canonical import root_relative
 from ..pose.skeleton import Skeleton, get_skeleton
 from .plot_common import (
     GT_COLOUR,
@@ -90,10 +91,6 @@ def _frame_3d(ax: Any, poses: Sequence[np.ndarray], radius: float | None = None)
     ax.set_zlabel("up (m)", fontsize=7, labelpad=-6)
 
 
-def _centred(p: np.ndarray, root: int) -> np.ndarray:
-    return p - p[..., root : root + 1, :]
-
-
 def plot_pose_comparison(
     path: str | os.PathLike,
     gt: Any,
@@ -127,8 +124,8 @@ def plot_pose_comparison(
     s = g.shape[0]
     cols = (x2d is not None) + 1 + len(preds)
     fig = new_figure(3.0 * cols, 3.0 * s + 0.4)
-    g = _centred(g, sk.root)
-    preds = {k: _centred(v, sk.root) for k, v in preds.items()}
+    g = root_relative(g, sk.root)
+    preds = {k: root_relative(v, sk.root) for k, v in preds.items()}
     for i in range(s):
         c = 0
         if x2d is not None:
@@ -213,7 +210,7 @@ def plot_bone_changes(
         raise ValueError(f"{len(row_titles)} row titles for {len(rows)} rows")
     bone_names = [f"{sk.joint_names[p]}-{sk.joint_names[c]}" for p, c in sk.bones]
     fig = new_figure(13.0, 3.3 * len(rows))
-    g, a, b = (_centred(v, sk.root) for v in (g, a, b))
+    g, a, b = (root_relative(v, sk.root) for v in (g, a, b))
     for r, i in enumerate(rows):
         radius = max(0.3, float(np.ptp(plot_view(g[i]), axis=0).max()) / 2 * 1.05)
         for c, (title, pose) in enumerate((("ground truth", None), (names[0], a[i]),
@@ -275,7 +272,7 @@ def plot_blame(
     for i in range(s):
         ax = fig.add_subplot(s, 2, 2 * i + 1, projection="3d")
         cols = [cmap(max(0.0, float(v)) / top) for v in b[i]]
-        pose = _centred(p[i], sk.root)
+        pose = root_relative(p[i], sk.root)
         draw_skeleton_3d(ax, pose, sk, joint_colours=cols)
         _frame_3d(ax, [pose])
         if titles:

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from ..errors import PoseShapeError
+from ..pose.canonical import root_relative
 from ..pose.checks import (
     SCREEN_LIMIT,
     check_finite,
@@ -170,7 +171,7 @@ def check_batch(skeleton: Skeleton, x: Tensor, y_gt: Tensor | None,
             flags.append(torch.isfinite(y_gt).all().to(dev))
             if y_gt.shape[0]:
                 r = skeleton.root
-                flags.append((y_gt - y_gt[:, r : r + 1]).float().norm(dim=-1).median().to(dev))
+                flags.append(root_relative(y_gt, r).float().norm(dim=-1).median().to(dev))
         if y_hat is not None:
             flags.append(torch.isfinite(y_hat.detach()).all().to(dev))
         host = torch.stack([f.double() for f in flags]).tolist()  # the one synchronisation

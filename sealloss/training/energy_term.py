@@ -26,6 +26,7 @@ from torch import Tensor
 
 from ..defaults import RECOMMENDED
 from ..nn.base import LossNet
+from ..pose.canonical import root_relative
 from ..pose.skeleton import Skeleton
 from . import distributed as dist
 from .batch import ScoredBatch, to_lossnet
@@ -217,8 +218,7 @@ class EnergyTerm:
         stats.energy_pred = e.detach().mean()
         if y_gt is not None:
             r = net.skeleton.root
-            yh_rel = y_hat.detach() - y_hat.detach()[:, r : r + 1]
-            yg_rel = y_gt.detach() - y_gt.detach()[:, r : r + 1]
+            yh_rel, yg_rel = root_relative(y_hat.detach(), r), root_relative(y_gt.detach(), r)
             stats.alignment = _alignment(g, yh_rel, yg_rel)
         e_mean = e.mean().detach().to(y_hat.device)
         return e_mean + (g * (y_hat - y_hat.detach())).sum(), ok

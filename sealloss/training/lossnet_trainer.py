@@ -25,6 +25,7 @@ from ..negatives import Sampler, default_negatives
 from ..nn.base import LossNet
 from ..objectives import OBJECTIVES, LossNetObjective, StepOutput, lossnet_loss, make_objective
 from ..objectives import task_cost as _task_cost
+from ..pose.canonical import root_relative
 from ..pose.skeleton import Skeleton
 from . import distributed as dist
 from .batch import ScoredBatch, to_lossnet
@@ -205,8 +206,7 @@ class LossNetTrainer:
             x, y_gt, y_hat = x[sel], y_gt[sel], y_hat[sel]
         # canonical root-relative targets for the samplers (root exactly zero)
         root = (self._skeleton or net.skeleton).root
-        y_gt = y_gt - y_gt[:, root : root + 1]
-        y_hat = y_hat - y_hat[:, root : root + 1]
+        y_gt, y_hat = root_relative(y_gt, root), root_relative(y_hat, root)
         negs = [y_hat.unsqueeze(1)]
         if self.negatives is not None and self.num_negatives > 0:
             x_net = to_lossnet(x, net)

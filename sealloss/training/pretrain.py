@@ -29,6 +29,7 @@ from ..negatives import (
 )
 from ..nn.base import LossNet
 from ..objectives import DEFAULT_SIGMA_M, make_objective
+from ..pose.canonical import root_relative
 from ..pose.skeleton import get_skeleton
 from .lossnet_trainer import LossNetTrainer
 
@@ -137,7 +138,7 @@ def _pretrain(x2d: Tensor, y3d: Tensor, cfg: PretrainConfig, sk, net: LossNet | 
             g["lr"] = cfg.lr * gamma**step
         idx = torch.randint(0, n, (cfg.batch_size,), generator=gen)
         x, y = x2d[idx], y3d[idx]
-        y = y - y[:, sk.root : sk.root + 1]
+        y = root_relative(y, sk.root)
         pred_neg = None
         if predictions is not None:
             pred_neg = predictions[idx] - predictions[idx][:, sk.root : sk.root + 1]
@@ -220,7 +221,7 @@ def ranking_report(
     """
     sk = net.skeleton
     gen = torch.Generator().manual_seed(seed)
-    y3d = y3d - y3d[:, sk.root : sk.root + 1]
+    y3d = root_relative(y3d, sk.root)
     net.eval()
     out: dict[str, dict[str, float]] = {}
 
@@ -251,7 +252,7 @@ def ranking_report(
         acc, med = rank(lambda y, g, fn=fn: fn(y, k, g, sk))
         out[name] = {"natural": acc, "median_mm": med}
     for name, pred in (predictions or {}).items():
-        p = pred - pred[:, sk.root : sk.root + 1]
+        p = root_relative(pred, sk.root)
         wins, total = 0.0, 0
         for i in range(0, y3d.shape[0], batch_size):
             e_pos, e_neg = net.ranking_energies(
