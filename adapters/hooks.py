@@ -36,12 +36,12 @@ from collections.abc import Callable
 
 import torch
 
-from sealloss.defaults import RECOMMENDED
+from sealloss.defaults import INPUT_KINDS, TRAIN, train_defaults
 
 from . import get
 
-__all__ = ["add_arguments", "from_args", "parse_lambda", "PassThrough", "sidecar_path",
-           "state_path", "save_sidecar", "load_state", "FRESH"]
+__all__ = ["add_arguments", "from_args", "seal_settings", "parse_lambda", "PassThrough",
+           "sidecar_path", "state_path", "save_sidecar", "load_state", "FRESH"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,31 +89,50 @@ def _positive(text: str) -> float:
     return _checked_float(text, "a positive number", lambda v: v > 0.0)
 
 
+def _both(key: str) -> str:
+    """The recommended value of ``key`` for each input kind, for a flag's help text."""
+    return ", ".join(f"{kind}: {TRAIN[kind].get(key)!r}" for kind in INPUT_KINDS)
+
+
+#: flag destination -> flat wrapper setting (:func:`sealloss.training.settings.build_wrapper`)
+_FLAG_SETTINGS = {"seal_lossnet": "lossnet", "seal_lambda": "lam", "seal_mode": "mode",
+                  "seal_force_ratio": "target_force_ratio",
+                  "seal_score_fraction": "score_fraction"}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the sealloss flags to an upstream ``argparse`` parser (returns it).
 
-    The defaults are the recommended, measured setting (:data:`sealloss.defaults.RECOMMENDED`):
-    the shipped ``h36m17`` loss-net, frozen (``static``), ``lam`` auto at force ratio 0.3,
-    scoring a quarter of each batch.
+    The defaults are the recommended, measured setting of ``--seal-inputs``
+    (:data:`sealloss.defaults.TRAIN`): for ``gt`` (the default) the shipped ``h36m17`` loss-net,
+    frozen (``static``), ``lam`` auto at force ratio 0.3, scoring a quarter of each batch; for
+    ``detected`` the alternating scheme warm-started from ``h36m17-sh-refiner``. A flag left
+    unset takes that kind's value.
     """
     g = parser.add_argument_group("sealloss (learned structural loss)")
     g.add_argument("--seal", action="store_true",
                    help="add the SEAL energy term to the training loss")
-    g.add_argument("--seal-lambda", type=parse_lambda, default=RECOMMENDED["lam"],
-                   help="energy weight: a number, or 'auto' (force-ratio control)")
-    g.add_argument("--seal-lossnet", default=RECOMMENDED["lossnet"],
-                   help="loss-net: a pretrained name, a .safetensors path, or 'none' (a fresh "
-                        "loss-net trained from scratch; --seal-mode dynamic only)")
-    g.add_argument("--seal-mode", choices=MODES, default=RECOMMENDED["mode"],
-                   help="static (default): the pretrained loss-net stays frozen; dynamic: "
-                        "train the loss-net on current predictions; warm: pretrained start, "
-                        "then dynamic")
-    g.add_argument("--seal-force-ratio", type=_positive,
-                   default=RECOMMENDED["target_force_ratio"],
-                   help="with --seal-lambda auto: the ratio |lam dE/dy| / |dL/dy| to hold")
-    g.add_argument("--seal-score-fraction", type=_fraction,
-                   default=RECOMMENDED["score_fraction"],
-                   help="share of each batch the energy term scores, in (0, 1]")
+    g.add_argument("--seal-inputs", choices=INPUT_KINDS, default="gt",
+                   help="the 2D the script trains on: gt (GT-projected, default) or detected "
+                        "(a detector's output, e.g. CPN or Stacked Hourglass); it picks the "
+                        "defaults of the other --seal flags")
+    g.add_argument("--seal-lambda", type=parse_lambda, default=None,
+                   help=f"energy weight: a number, or 'auto' (force-ratio control); default "
+                        f"({_both('lam')})")
+    g.add_argument("--seal-lossnet", default=None,
+                   help=f"loss-net: a pretrained name, a .safetensors path, or 'none' (a fresh "
+                        f"loss-net trained from scratch; --seal-mode dynamic only); default "
+                        f"({_both('lossnet')})")
+    g.add_argument("--seal-mode", choices=MODES, default=None,
+                   help=f"static: the pretrained loss-net stays frozen; dynamic: train the "
+                        f"loss-net on current predictions; warm: pretrained start, then dynamic; "
+                        f"default ({_both('mode')})")
+    g.add_argument("--seal-force-ratio", type=_positive, default=None,
+                   help=f"with --seal-lambda auto: the ratio |lam dE/dy| / |dL/dy| to hold; "
+                        f"default ({_both('target_force_ratio')})")
+    g.add_argument("--seal-score-fraction", type=_fraction, default=None,
+                   help=f"share of each batch the energy term scores, in (0, 1]; default "
+                        f"({_both('score_fraction')})")
     g.add_argument("--seal-frames", type=int, default=8,
                    help="frames scored per clip for seq2seq models (0 = all)")
     g.add_argument("--seal-resume", default="",
@@ -174,34 +193,42 @@ def from_args(
 
     adapter = get(backbone, **adapter_kwargs)
     frames = int(getattr(args, "seal_frames", 8))
-    lossnet = args.seal_lossnet
-    ratio = float(getattr(args, "seal_force_ratio", RECOMMENDED["target_force_ratio"]))
-    settings: dict[str, object] = {}
-    if args.seal_lambda == "auto" or ratio != RECOMMENDED["target_force_ratio"]:
-        settings["target_force_ratio"] = ratio  # only "auto" holds it (else: refused)
+    inputs, given = seal_settings(args)
     seal = build_wrapper(
-        lossnet=None if str(lossnet).lower() == "none" else lossnet,
-        lam=args.seal_lambda,
-        mode=args.seal_mode,
-        score_fraction=float(getattr(args, "seal_score_fraction", RECOMMENDED["score_fraction"])),
+        inputs=inputs,
         adapter=adapter,
         frames_per_clip=frames if frames > 0 else None,
         # upstream scripts (DataParallel included) put their outputs on cuda:0 when available
         device="cuda" if torch.cuda.is_available() else None,
-        **settings,
+        **given,
     )
     resume = _resume_source(str(getattr(args, "seal_resume", "") or ""), resume_from)
     _show_sealloss_logs()
     if resume:
         load_state(seal, resume)
         logger.info("sealloss: wrapper state resumed from %s", resume)
-    logger.info("sealloss is on: %s lossnet=%s mode=%s lam=%s force_ratio=%s "
+    shown = {**train_defaults(inputs), **given}
+    logger.info("sealloss is on: %s inputs=%s lossnet=%s mode=%s lam=%s force_ratio=%s "
                 "score_fraction=%s; its statistics are logged every %d steps (%r)",
-                backbone, lossnet, args.seal_mode, args.seal_lambda,
-                getattr(args, "seal_force_ratio", RECOMMENDED["target_force_ratio"]),
-                getattr(args, "seal_score_fraction", RECOMMENDED["score_fraction"]),
-                seal.log_every, seal)
+                backbone, inputs, shown["lossnet"], shown["mode"], shown["lam"],
+                shown.get("target_force_ratio") if shown["lam"] == "auto" else None,
+                shown["score_fraction"], seal.log_every, seal)
     return seal
+
+
+def seal_settings(args: argparse.Namespace) -> tuple[str, dict[str, object]]:
+    """``(inputs, settings)`` of the parsed ``--seal*`` flags: the input kind and the flat
+    wrapper settings the user set (flags left unset are absent: ``build_wrapper(inputs=...)``
+    fills them with that kind's recommended values)."""
+    inputs = str(getattr(args, "seal_inputs", "gt") or "gt")
+    given: dict[str, object] = {}
+    for dest, key in _FLAG_SETTINGS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            given[key] = value
+    if str(given.get("lossnet", "")).lower() == "none":
+        given["lossnet"] = None
+    return inputs, given
 
 
 def _show_sealloss_logs() -> None:

@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "pixels_to_screen": ".pose.canonical",
     "screen_to_pixels": ".pose.canonical",
     "RECOMMENDED": ".defaults",
+    "TRAIN": ".defaults",
     "CheckpointError": ".errors",
     "DataFormatError": ".errors",
     "DataNotFoundError": ".errors",
@@ -51,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "bsle": ".metrics.functional",
     "lse": ".metrics.functional",
     "AlternatingWrapper": ".training.wrapper",
+    "build_wrapper": ".training.settings",
     "refine": ".posthoc.refinement",
     "RefineResult": ".posthoc.refinement",
     "ClipSettings": ".posthoc.clip_refinement",
@@ -62,7 +64,7 @@ _LAZY_SUBMODULES = ("adapters", "data", "integrations", "cli", "demo", "io", "nn
                     "negatives", "objectives", "pose", "posthoc", "training")
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from __getattr__
-    from .defaults import RECOMMENDED
+    from .defaults import RECOMMENDED, TRAIN
     from .errors import (
         CheckpointError,
         DataFormatError,
@@ -84,6 +86,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from
     from .pose.skeleton import Skeleton, get_skeleton, joint_map, list_skeletons
     from .posthoc.clip_refinement import ClipSettings
     from .posthoc.refinement import RefineResult, refine
+    from .training.settings import build_wrapper
     from .training.wrapper import AlternatingWrapper
 
 
@@ -105,7 +108,9 @@ def __dir__() -> list[str]:
 __all__ = [
     "__version__",
     "AlternatingWrapper",
+    "build_wrapper",
     "RECOMMENDED",
+    "TRAIN",
     "GraphormerLossNet",
     "MLPLossNet",
     "LossNet",

@@ -1,14 +1,24 @@
-"""The recommended SEAL setting: one constant that every entry point's defaults follow.
+"""The recommended settings, per 2D input kind: the constants every entry point's defaults follow.
 
 :class:`~sealloss.training.wrapper.AlternatingWrapper` and its parts, the flat-settings builder
 (:func:`sealloss.training.settings.build_wrapper`), the Lightning ``SealCallback``, the
 ``--seal*`` flags of the example patches (:mod:`sealloss.adapters.hooks`) and the SEAL arm of
-``sealloss demo`` all default to :data:`RECOMMENDED` (checked by ``tests/test_defaults.py``).
+``sealloss demo`` all default to :data:`TRAIN` of their input kind (``inputs="gt"`` unless told:
+:data:`RECOMMENDED`); refinement's defaults are :data:`REFINE` (checked by
+``tests/test_defaults.py``).
 
-Why this setting: the shipped pretrained loss-net (``"h36m17"``), frozen (``mode="static"``),
-with ``lam="auto"`` holding the energy's pull at 0.3 of the supervised pull and scoring a random
-quarter of each batch, is the row our Human3.6M S8 ablation chose (best structure for no MPJPE
-cost, and the cheapest: no loss-net updates). See the README's results section.
+Why these settings (Human3.6M, chosen on S8, scored once on S9/S11; docs/results):
+
+- ``"gt"`` (GT-projected 2D, :data:`RECOMMENDED`): the shipped pretrained loss-net
+  (``"h36m17"``), frozen (``mode="static"``), with ``lam="auto"`` holding the energy's pull at
+  0.3 of the supervised pull and scoring a random quarter of each batch: the row the S8 ablation
+  chose (best structure for no MPJPE cost, and the cheapest: no loss-net updates).
+- ``"detected"`` (a 2D detector's output): the paper's alternating scheme warm-started from the
+  detection-conditioned ``"h36m17-sh-refiner"`` (margin objective, margin 20 x the task cost,
+  loss-net Adam 1e-4 on batches of 64 every 2nd step), the arm the S8 detection fronts chose
+  (``bench/results/fronts/fronts_sh.md``): S9/S11 SH-2D MPJPE -0.43 +- 0.28 mm (-0.6 %), BSLE
+  -8.1 % over 3 seeds (``bench/results/sh/gain_sh_final.md``); every frozen loss-net raised S8
+  MPJPE on detections.
 
 The module imports nothing heavy, so reading it costs nothing.
 """
@@ -20,7 +30,9 @@ from typing import Any
 
 __all__ = [
     "RECOMMENDED",
+    "TRAIN",
     "recommended",
+    "train_defaults",
     "SHIPPED_WEIGHTS_CARD",
     "DSM_WEIGHTS_CARD",
     "SH_REFINER_CARD",
@@ -31,8 +43,13 @@ __all__ = [
     "refine_defaults",
 ]
 
-#: The recommended, measured setting (read-only). Keys are flat wrapper settings
-#: (:func:`sealloss.training.settings.build_wrapper`); the parts' own defaults read them too.
+#: The 2D input kinds training and refinement know: ``"gt"`` (GT-projected 2D, the pose's own
+#: projection) and ``"detected"`` (a 2D detector's output, e.g. Stacked Hourglass or CPN).
+INPUT_KINDS: tuple[str, ...] = ("gt", "detected")
+
+#: The recommended, measured training setting for GT-projected 2D (read-only; ``TRAIN["gt"]``).
+#: Keys are flat wrapper settings (:func:`sealloss.training.settings.build_wrapper`); the parts'
+#: own defaults read them too, so ``AlternatingWrapper()`` is this setting.
 RECOMMENDED: MappingProxyType[str, Any] = MappingProxyType({
     "lossnet": "h36m17",
     "mode": "static",
@@ -41,11 +58,43 @@ RECOMMENDED: MappingProxyType[str, Any] = MappingProxyType({
     "score_fraction": 0.25,
 })
 
+#: The recommended training setting per 2D input kind (:data:`INPUT_KINDS`; read-only): what
+#: ``build_wrapper(inputs=...)``, ``SealCallback(inputs=...)`` and the patches'
+#: ``--seal-inputs`` give by default. See the module doc for where each was measured.
+TRAIN: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType({
+    "gt": RECOMMENDED,
+    "detected": MappingProxyType({
+        "lossnet": "h36m17-sh-refiner",
+        "mode": "warm",
+        "lam": "auto",
+        "target_force_ratio": 0.3,
+        "score_fraction": 0.25,
+        "lossnet_lr": 1e-4,
+        "update_every": 2,
+        "lossnet_batch": 64,
+        "objective": "margin",
+        "margin": 20.0,
+    }),
+})
 
-def recommended(**overrides: Any) -> dict[str, Any]:
-    """A mutable copy of :data:`RECOMMENDED`, with ``overrides`` applied (unknown keys are
-    kept: :func:`sealloss.training.settings.build_wrapper` checks them)."""
-    return {**RECOMMENDED, **overrides}
+
+def train_defaults(inputs: str = "gt") -> MappingProxyType[str, Any]:
+    """The recommended training setting of one 2D input kind (:data:`TRAIN`).
+
+    Raises:
+        ValueError: ``inputs`` is not one of :data:`INPUT_KINDS`.
+    """
+    if inputs not in TRAIN:
+        raise ValueError(f"inputs must be one of {INPUT_KINDS} (the kind of 2D the model is "
+                         f"trained on), got {inputs!r}")
+    return TRAIN[inputs]
+
+
+def recommended(inputs: str = "gt", **overrides: Any) -> dict[str, Any]:
+    """A mutable copy of the recommended setting of ``inputs`` (:data:`TRAIN`), with
+    ``overrides`` applied (unknown keys are kept: :func:`sealloss.training.settings.build_wrapper`
+    checks them)."""
+    return {**train_defaults(inputs), **overrides}
 
 
 #: What ``sealloss info`` prints about the shipped weights (``"h36m17"``, file
@@ -137,7 +186,9 @@ SH_REFINER_CARD: MappingProxyType[str, str] = MappingProxyType({
         "test-time refinement of predictions made from detected 2D (sealloss refine --inputs "
         "detected): a refiner, not a critic; it prefers real predictions to the truth (S8: the "
         "truth has the lower energy than the plain prediction in only 1.8 % of poses), so do "
-        "not use it to score or as a training loss"
+        "not use it to score, nor frozen as a training loss (it raised S8 MPJPE on detections); "
+        "it is the warm start of the recommended training setting for detections (TRAIN"
+        "['detected']: the alternating scheme retrains it on the current predictions)"
     ),
     "terms": SHIPPED_WEIGHTS_CARD["terms"],
 })
@@ -149,10 +200,6 @@ WEIGHTS_CARDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyT
     "h36m17-dsm": DSM_WEIGHTS_CARD,
     "h36m17-sh-refiner": SH_REFINER_CARD,
 })
-
-#: The 2D input kinds refinement knows: ``"gt"`` (GT-projected 2D, the pose's own projection) and
-#: ``"detected"`` (a 2D detector's output, e.g. Stacked Hourglass or CPN).
-INPUT_KINDS: tuple[str, ...] = ("gt", "detected")
 
 #: Defaults of test-time refinement (:func:`sealloss.refine`, ``sealloss refine``), per 2D input
 #: kind: the weights and the descent setting chosen on Human3.6M S8 (``bench/lossnet_landscape.py``

@@ -396,11 +396,14 @@ def test_hook_flags_and_pass_through(tmp_path):
     p = add_arguments(argparse.ArgumentParser())
     args = p.parse_args(["--seal", "--seal-lambda", "0.01", "--seal-frames", "4"])
     assert args.seal and args.seal_lambda == 0.01 and args.seal_frames == 4
-    assert args.seal_mode == "static" and args.seal_lossnet == "h36m17"
-    assert args.seal_force_ratio == 0.3 and args.seal_score_fraction == 0.25
+    # unset flags stay None: build_wrapper(inputs=--seal-inputs) fills the recommended values
+    assert args.seal_inputs == "gt" and args.seal_mode is None and args.seal_lossnet is None
+    assert args.seal_force_ratio is None and args.seal_score_fraction is None
     with pytest.raises(SystemExit):
         p.parse_args(["--seal-score-fraction", "0"])
-    assert p.parse_args([]).seal_lambda == "auto"
+    assert p.parse_args(["--seal-lambda", "auto"]).seal_lambda == "auto"
+    with pytest.raises(SystemExit):
+        p.parse_args(["--seal-inputs", "cpn"])
     with pytest.raises(SystemExit):
         p.parse_args(["--seal-lambda", "-1"])
     off = from_args(p.parse_args([]), None, "mixste")

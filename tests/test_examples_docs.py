@@ -130,7 +130,7 @@ for step in range(4):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                        timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert re.search(r"^sealloss is on: videopose3d lossnet=none mode=dynamic lam=0\.1 ",
+    assert re.search(r"^sealloss is on: videopose3d inputs=gt lossnet=None mode=dynamic lam=0\.1 ",
                      r.stderr, re.M), r.stderr[-2000:]
     assert len(re.findall(r"^sealloss step \d+: ", r.stderr, re.M)) >= 2, r.stderr[-2000:]
 

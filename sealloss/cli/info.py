@@ -8,7 +8,7 @@ import argparse
 import json
 from typing import Any
 
-from ..defaults import RECOMMENDED, WEIGHTS_CARDS
+from ..defaults import TRAIN, WEIGHTS_CARDS
 from ..errors import SealLossError
 from ._common import EXIT_OK
 
@@ -60,9 +60,11 @@ def run(args: argparse.Namespace) -> int:
         for name, ok in list_pretrained().items():
             print(f"  {name:<20} {'installed' if ok else 'not installed'}")
         print("  (trained on Human3.6M: research use only; 'sealloss info h36m17' tells more)")
-        print("recommended SEAL setting (the defaults of AlternatingWrapper, SealCallback, the "
-              "--seal* flags and the demo):")
-        print("  " + ", ".join(f"{k}={v!r}" for k, v in RECOMMENDED.items()))
+        print("recommended training settings per 2D input kind (the defaults of "
+              "build_wrapper(inputs=...), SealCallback(inputs=...) and the --seal-inputs flags; "
+              "AlternatingWrapper() and the demo are 'gt'):")
+        for kind, setting in TRAIN.items():
+            print(f"  {kind}: " + ", ".join(f"{k}={v!r}" for k, v in setting.items()))
         return EXIT_OK
     meta = read_metadata(args.weights)
     net = load_lossnet(args.weights)

@@ -15,9 +15,12 @@ The module's ``training_step`` returns a dict with the loss and the three tensor
 
     trainer = L.Trainer(callbacks=[SealCallback()])
 
-The defaults are the recommended, measured setting (:data:`sealloss.defaults.RECOMMENDED`: the
-shipped ``"h36m17"`` loss-net, frozen, ``lam="auto"`` at force ratio 0.3, scoring a quarter of
-each batch); pass ``lossnet=None, mode="dynamic"`` to train a fresh loss-net alongside.
+The defaults are the recommended, measured setting of the 2D the module trains on
+(:data:`sealloss.defaults.TRAIN`; ``inputs="gt"``, the default: the shipped ``"h36m17"``
+loss-net, frozen, ``lam="auto"`` at force ratio 0.3, scoring a quarter of each batch;
+``SealCallback(inputs="detected")``: the alternating scheme warm-started from
+``"h36m17-sh-refiner"``); pass ``lossnet=None, mode="dynamic"`` to train a fresh loss-net
+alongside.
 
 During ``fit`` the callback wraps the module's ``training_step``: after the original step it
 runs the loss-net update(s) and returns ``loss + lam * mean E(x2d, y_hat)``
@@ -35,13 +38,16 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..defaults import RECOMMENDED
+from ..defaults import train_defaults
 from ..errors import SealLossError
 
 __all__ = ["SealHooks", "SealCallbackError"]  # and SealCallback, built on first access
 
-_DEFAULT_RATIO = RECOMMENDED["target_force_ratio"]
 _LOGGED = ("lam", "energy_pred", "energy_gap", "force_ratio", "alignment", "lossnet_loss")
+
+
+#: the ``lossnet`` default: the recommended loss-net of the input kind (``None`` means a fresh one)
+_RECOMMENDED: Any = object()
 
 
 class SealCallbackError(SealLossError, RuntimeError):
@@ -51,45 +57,45 @@ class SealCallbackError(SealLossError, RuntimeError):
 class SealHooks:
     """The callback's logic, independent of Lightning (see the module doc).
 
-    Every default is :data:`sealloss.defaults.RECOMMENDED`.
+    Every default is the recommended setting of ``inputs`` (:data:`sealloss.defaults.TRAIN`).
 
     Args:
-        lossnet: a :class:`~sealloss.nn.LossNet`, a weights path or registered name (default
-            ``"h36m17"``, the shipped pretrained loss-net), or ``None`` for a fresh
-            graph-transformer loss-net (dynamic mode).
-        lam: ``float``, callable ``step -> float`` or ``"auto"`` (force-ratio control).
-        mode: ``"static"`` (default: frozen), ``"dynamic"`` or ``"warm"`` (see the wrapper).
-        target_force_ratio: the force ratio ``lam="auto"`` holds (default 0.3; another value
-            with a ``lam`` that is not ``"auto"`` is refused).
-        score_fraction: share of each batch the energy term scores (default 0.25).
+        lossnet: a :class:`~sealloss.nn.LossNet`, a weights path or registered name, or ``None``
+            for a fresh graph-transformer loss-net (with ``mode="dynamic"``); by default the
+            recommended one (``"h36m17"`` for ``inputs="gt"``).
+        inputs: the 2D the module trains on: ``"gt"`` (GT-projected, the default) or
+            ``"detected"`` (a detector's output); it picks the defaults.
         keys: names of the 2D input, prediction and target in the ``training_step`` output.
         log_prefix: prefix of the logged diagnostics (``None``: no logging).
-        **wrapper_kwargs: any other flat wrapper setting of
-            :func:`sealloss.training.settings.build_wrapper` (``k``, ``negatives``, ``adapter``,
-            ``skeleton``, ``seed`` ...); a setting that would be ignored is refused.
+        **settings: any flat wrapper setting of :func:`sealloss.training.settings.build_wrapper`
+            (``lam``, ``mode``, ``target_force_ratio``, ``score_fraction``, ``k``, ``adapter``,
+            ``seed`` ...); those not given are the recommended ones, and a setting that would
+            be ignored is refused (when the wrapper is built, at fit start).
+
+    Attributes:
+        settings: the effective flat settings (the recommended ones of ``inputs`` with the given
+            ones applied), for display; the wrapper is built from ``inputs`` and the given ones.
     """
 
     def __init__(
         self,
-        lossnet: Any = RECOMMENDED["lossnet"],
+        lossnet: Any = _RECOMMENDED,
         *,
-        lam: Any = RECOMMENDED["lam"],
-        mode: str = RECOMMENDED["mode"],
-        target_force_ratio: float = RECOMMENDED["target_force_ratio"],
-        score_fraction: float = RECOMMENDED["score_fraction"],
+        inputs: str = "gt",
         keys: tuple[str, str, str] = ("x2d", "y_hat", "y_gt"),
         log_prefix: str | None = "seal/",
-        **wrapper_kwargs: Any,
+        **settings: Any,
     ) -> None:
         if len(keys) != 3:
             raise ValueError(f"keys must name (2D input, prediction, target), got {keys!r}")
-        self.lossnet = lossnet
-        self.lam = lam
-        self.mode = mode
+        preset = train_defaults(inputs)  # raises on an unknown kind, before any fit
+        if lossnet is not _RECOMMENDED:
+            settings["lossnet"] = lossnet
+        self.inputs = inputs
+        self.given = dict(settings)
+        self.settings = {**preset, **settings}
         self.keys = tuple(keys)
         self.log_prefix = log_prefix
-        self.wrapper_kwargs = {"target_force_ratio": target_force_ratio,
-                               "score_fraction": score_fraction, **wrapper_kwargs}
         self.wrapper: Any = None  # AlternatingWrapper, built at fit start
         self._pending_state: dict[str, Any] | None = None
         self._patched: Any = None  # (module, had an instance attribute, original step)
@@ -105,13 +111,9 @@ class SealHooks:
         if self.wrapper is None:
             from ..training.settings import build_wrapper
 
-            kw = dict(self.wrapper_kwargs)
-            if self.lam != "auto" and kw.get("target_force_ratio") == _DEFAULT_RATIO:
-                del kw["target_force_ratio"]  # the default: only "auto" holds a force ratio
-            self.wrapper = build_wrapper(
-                lossnet=self.lossnet, lam=self.lam, mode=self.mode,
-                device=getattr(pl_module, "device", None), **kw,
-            )
+            self.wrapper = build_wrapper(inputs=self.inputs,
+                                         **{"device": getattr(pl_module, "device", None),
+                                            **self.given})
         else:
             self.wrapper.lossnet.to(getattr(pl_module, "device", "cpu"))
         if self._pending_state is not None:

@@ -35,7 +35,13 @@ lam_init, lam_ema,
 lam_bounds
 ====================  =========================================================================
 
-Defaults are :data:`sealloss.defaults.RECOMMENDED`, then the parts' own defaults.
+Defaults are the recommended setting of the input kind (``inputs="gt"``:
+:data:`sealloss.defaults.RECOMMENDED`; ``inputs="detected"``: ``TRAIN["detected"]``, the
+alternating scheme warm-started from ``h36m17-sh-refiner``), then the parts' own defaults. A
+preset's key gives way to the caller's choice that makes it moot, without a refusal: with
+``mode="static"`` the preset's loss-net training keys are dropped, with another ``objective``
+its objective fields, with ``lossnet_optimizer`` its ``lossnet_lr``. The caller's own keys are
+still refused when they would be ignored.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..defaults import RECOMMENDED
+from ..defaults import train_defaults
 from ..nn.base import LossNet
 from ..objectives import OBJECTIVES, LossNetObjective, make_objective
 from ..pose.skeleton import get_skeleton
@@ -76,9 +82,30 @@ def _refuse(key: str, reason: str) -> None:
     raise ValueError(f"build_wrapper: {key} would be ignored: {reason}")
 
 
-def build_wrapper(**settings: Any) -> AlternatingWrapper:
+def _preset(inputs: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The recommended setting of ``inputs``, less the keys the caller's ``given`` makes moot."""
+    preset = dict(train_defaults(inputs))
+    moot: set[str] = set()
+    if given.get("mode", preset["mode"]) == "static":
+        moot.update(TRAINER_KEYS)
+    if "objective" in given:
+        moot.update(OBJECTIVE_KEYS)
+    if "lossnet_optimizer" in given:
+        moot.add("lossnet_lr")
+    if given.get("lam", preset["lam"]) != "auto":
+        moot.add("target_force_ratio")
+    return {k: v for k, v in preset.items() if k not in moot}
+
+
+def build_wrapper(inputs: str = "gt", **settings: Any) -> AlternatingWrapper:
     """An :class:`AlternatingWrapper` from flat settings (the keys: :data:`SETTINGS`, mapped as
-    the module's table says; defaults: :data:`~sealloss.defaults.RECOMMENDED`).
+    the module's table says).
+
+    Args:
+        inputs: the kind of 2D the model trains on, ``"gt"`` (GT-projected) or ``"detected"``
+            (a detector's output); its recommended setting
+            (:data:`sealloss.defaults.TRAIN`) fills every key not given.
+        **settings: flat settings that override the recommended ones.
 
     Raises:
         ValueError: an unknown key; a key that would be ignored, naming it and the setting that
@@ -92,7 +119,7 @@ def build_wrapper(**settings: Any) -> AlternatingWrapper:
     if unknown:
         raise ValueError(f"build_wrapper: unknown settings {unknown}; known: {', '.join(SETTINGS)}")
     given = dict(settings)
-    s: dict[str, Any] = {**RECOMMENDED, **given}
+    s: dict[str, Any] = {**_preset(inputs, given), **given}
     mode = s["mode"]
     if mode not in MODES:
         raise ValueError(f"build_wrapper: mode must be one of {MODES}, got {mode!r}")
@@ -107,7 +134,7 @@ def build_wrapper(**settings: Any) -> AlternatingWrapper:
                 _refuse(key, "mode='static' trains no loss-net (use mode='dynamic' or 'warm')")
     net = resolve_lossnet(lossnet, s.get("device"))
     trainer = _trainer(given, s, net) if mode != "static" else None
-    energy = EnergyTerm(**{k: given[k] for k in _ENERGY_KEYS if k in given})
+    energy = EnergyTerm(**{k: s[k] for k in _ENERGY_KEYS if k in s})
     lam, lam_u = _lambdas(given, s)
     wrapper_kw = {k: s[k] for k in _WRAPPER_KEYS if k in s}
     wrapper_kw["lossnet"] = net
@@ -117,20 +144,21 @@ def build_wrapper(**settings: Any) -> AlternatingWrapper:
 
 def _trainer(given: Mapping[str, Any], s: Mapping[str, Any],
              net: LossNet | None) -> LossNetTrainer:
+    """The loss-net trainer of settings ``s``; ``given`` (the caller's own keys) decides what is
+    refused."""
     kw: dict[str, Any] = {}
     for key, dest in (("k", "k"), ("update_every", "update_every"), ("grad_clip", "grad_clip"),
                       ("negatives", "negatives"), ("num_negatives", "num_negatives"),
                       ("lossnet_lr", "lr"), ("lossnet_optimizer", "optimizer"),
                       ("lossnet_batch", "batch")):
-        if key in given:
-            kw[dest] = given[key]
+        if key in s:
+            kw[dest] = s[key]
     if "lossnet_lr" in given and given.get("lossnet_optimizer") is not None:
         _refuse("lossnet_lr", "lossnet_optimizer has its own learning rate")
     if kw.get("optimizer", 0) is None:
         del kw["optimizer"]
-    objective = given.get("objective", "margin")
-    fields = {k: given[k] if k == "task_cost" else float(given[k])
-              for k in OBJECTIVE_KEYS if k in given}
+    objective = s.get("objective", "margin")
+    fields = {k: s[k] if k == "task_cost" else float(s[k]) for k in OBJECTIVE_KEYS if k in s}
     if isinstance(objective, LossNetObjective):
         for key in fields:
             _refuse(key, "objective is a LossNetObjective, which carries its own "
@@ -141,7 +169,7 @@ def _trainer(given: Mapping[str, Any], s: Mapping[str, Any],
         raise ValueError(f"build_wrapper: objective must be one of {OBJECTIVES} or a "
                          f"LossNetObjective, got {objective!r}")
     ranking = None if objective == "dsm" else objective.split("+")[0]
-    for key in fields:
+    for key in fields:  # the preset's fields fit its objective: only the caller's can misfit
         needs = _OBJECTIVE_FIELDS[key]
         if needs is not None and needs != ranking:
             _refuse(key, f"objective={objective!r} has no {needs} ranking term")
