@@ -10,6 +10,9 @@ ground truth** (:func:`run_methods` is only given the 2D, the clip ids and the f
 - ``moving average``: a box average over +-``half_window`` seconds within each clip, in real time
   (:func:`sealloss.posthoc.clip_refinement.moving_average`);
 - ``median bones + moving average``: the moving average's directions, the clip's median lengths;
+- ``prior bones + moving average``: the same with each clip's lengths blended with the training
+  subjects' mean bone lengths (``prior_weight``; :mod:`sealloss.pose.priors`; the prior is
+  computed from the split's *training* subjects' ground truth, never a scored one);
 - ``per-frame refinement``: :func:`sealloss.refine` (every pose alone);
 - ``clip refinement``: ``sealloss.refine(..., clips=, frames=)`` (one set of bone lengths per
   clip, 2D consistency, optional smoothness; :mod:`sealloss.posthoc.clip_refinement`).
@@ -87,9 +90,10 @@ from sealloss.posthoc.refinement import refine, sequence_median_bones  # noqa: E
 SK = get_skeleton("h36m17")
 FPS = {"h36m": 50.0, "humaneva": 60.0}
 METHODS = ("plain", "median bones", "moving average", "median bones + moving average",
-           "per-frame refinement", "clip refinement")
+           "prior bones + moving average", "per-frame refinement", "clip refinement")
 METRICS = ("MPJPE", "P-MPJPE", "BSLE", "BoneStd", "MPJVE", "AccErr", "ms/1000")
 BAR = "median bones + moving average"  # the rival clip refinement must beat (issue 24)
+PRIOR_RIVAL = "prior bones + moving average"  # the rival that knows the training prior too
 FIGURE_BONE = SK.bone_index[SK.index("RKnee")]  # the right thigh (RHip -> RKnee)
 
 #: the settings tried on S8 for each method with settings (lists of keyword dicts)
@@ -121,6 +125,27 @@ ROUND2_GRID: dict[str, list[dict]] = {
     "per-frame refinement": [*GRID["per-frame refinement"],
                              {"steps": 30, "lr": 5e-4, "pull": 100.0}],
 }
+#: ``--round 3`` (written after round 2's S9/S11 run, whose clip refinement lost to median bones +
+#: moving average on BSLE, and after one S8 check that the training subjects' mean bone lengths
+#: (S1/S5/S6/S7) imposed on every frame give S8 BSLE 10.9 mm against the clip medians' 17.2 mm):
+#: start at round 2's choice (the shipped CLIP defaults), then choose the prior's weight, whether
+#: the lengths stay fixed, then the 2D weight and the smoothness again. The new rival, prior bones
+#: + moving average, gets its own grid.
+ROUND3_START: dict = {"steps": 30, "lr": 5e-4, "pull": 100.0, "w2d": 1e3, "smooth": 3e3,
+                      "prior_weight": 0.0}
+ROUND3_STAGES: tuple[list[dict], ...] = (
+    [{"prior_weight": w} for w in (0.25, 0.5, 0.75, 1.0)],
+    [{"length_lr": lr} for lr in (0.0, 1e-4)],
+    [{"w2d": w} for w in (0.0, 3e3)],
+    [{"smooth": v} for v in (1e3, 1e4)],
+)
+ROUND3_GRID: dict[str, list[dict]] = {
+    **ROUND2_GRID,
+    PRIOR_RIVAL: [{"half_window": h, "prior_weight": w} for h in (0.1, 0.2)
+                  for w in (0.5, 0.75, 1.0)],
+}
+ROUNDS = {1: (GRID, CLIP_START, CLIP_STAGES), 2: (ROUND2_GRID, ROUND2_START, ROUND2_STAGES),
+          3: (ROUND3_GRID, ROUND3_START, ROUND3_STAGES)}
 
 
 # ------------------------------------------------------------------ data
@@ -167,8 +192,25 @@ def load_sets(args) -> dict[str, dict]:
         s = clip_set(he17, FPS["humaneva"])
         s["skeleton"], s["pred_index"] = "humaneva15", [int(i) for i in idx]
         sets["HumanEva-I (zero-shot)"] = s
+    prior = training_prior(ds, validate)
+    for v in sets.values():
+        v["prior"] = prior
     every = args.val_clips_every if validate else args.clips_every
     return {k: keep_clips(s, every, args.max_clips) for k, s in sets.items()}
+
+
+def training_prior(ds, validate: bool) -> tuple[float, ...]:
+    """Mean bone lengths (metres, symmetric pairs averaged) of the split's training subjects'
+    ground truth (S1/S5/S6/S7 for val, S1/S5/S6/S7/S8 for test; every 10th frame)."""
+    from h36m_sets import pairs, train_subjects
+
+    from sealloss.pose.kinematics import bone_lengths
+
+    y = torch.from_numpy(pairs(ds, train_subjects(validate), "gt", 10, validate)["y3d"])
+    mean = bone_lengths(y.double(), SK).mean(0)
+    for left, right in SK.symmetric_bone_pairs:
+        mean[left] = mean[right] = (mean[left] + mean[right]) / 2
+    return tuple(round(float(v), 6) for v in mean)
 
 
 # ------------------------------------------------------------------ methods (no ground truth)
@@ -186,12 +228,17 @@ def run_method(net, s: dict, pred: torch.Tensor, method: str, setting: dict, fps
         out = moving_average(pred, clips, frames, fps, setting["half_window"], SK)
     elif method == BAR:
         out = median_bones_moving_average(pred, clips, frames, fps, setting["half_window"], SK)
+    elif method == PRIOR_RIVAL:
+        out = median_bones_moving_average(pred, clips, frames, fps, setting["half_window"], SK,
+                                          prior_weight=setting["prior_weight"], prior=s["prior"])
     elif method == "per-frame refinement":
         r = refine(net, x.to(device), pred.to(device), steps=setting["steps"], lr=setting["lr"],
                    pull=setting["pull"])
         return r.poses.cpu(), r.seconds
     elif method == "clip refinement":
-        st = ClipSettings(w2d=setting["w2d"], smooth=setting["smooth"], fps=fps)
+        st = ClipSettings(w2d=setting["w2d"], smooth=setting["smooth"], fps=fps,
+                          length_lr=setting.get("length_lr"),
+                          prior_weight=setting.get("prior_weight", 0.0), prior=s["prior"])
         r = refine(net, x.to(device), pred.to(device), steps=setting["steps"], lr=setting["lr"],
                    pull=setting["pull"], clips=clips, frames=frames, clip=st)
         return r.poses.cpu(), r.seconds
@@ -235,10 +282,10 @@ def choose(net, s: dict, preds: list[torch.Tensor], device: str, smoke: bool = F
            round_: int = 1) -> tuple[dict, dict]:
     """The S8 choice (module docstring): ``(chosen settings per method, every tried row)``;
     ``smoke``: only the first setting of each grid and stage (a quick check, not a choice);
-    ``round_``: 1 (:data:`GRID`, :data:`CLIP_START`, :data:`CLIP_STAGES`) or 2 (``ROUND2_*``)."""
+    ``round_``: 1 (:data:`GRID`, :data:`CLIP_START`, :data:`CLIP_STAGES`), 2 (``ROUND2_*``) or 3
+    (``ROUND3_*``): :data:`ROUNDS`."""
     cut = 1 if smoke else None
-    grids, start, stages = ((GRID, CLIP_START, CLIP_STAGES) if round_ == 1 else
-                            (ROUND2_GRID, ROUND2_START, ROUND2_STAGES))
+    grids, start, stages = ROUNDS[round_]
     chosen: dict[str, dict] = {}
     tried: dict[str, list] = {}
     for method, grid in grids.items():
@@ -264,6 +311,13 @@ def choose(net, s: dict, preds: list[torch.Tensor], device: str, smoke: bool = F
         best = stage_best
     chosen["clip refinement"] = best
     return chosen, tried
+
+
+def _paired(a: dict, b: dict) -> str:
+    """``mean ± std`` of the per-lifter differences ``a - b`` (summary rows of two methods)."""
+    d = [x - y for x, y in zip(a["per_model"], b["per_model"])]
+    sd = statistics.stdev(d) if len(d) > 1 else 0.0
+    return f"{statistics.fmean(d):+.2f} ± {sd:.2f}"
 
 
 def summarise(per_model: list[dict[str, dict[str, float]]]) -> dict:
@@ -303,6 +357,8 @@ def markdown(report: dict) -> str:
                   "| method | " + " | ".join(METRICS) + " |",
                   "|---|" + "---|" * len(METRICS)]
         for m in METHODS:
+            if m not in t:  # a report written before the method existed
+                continue
             cells = [f"{t[m][k]['mean']:.1f} ± {t[m][k]['std']:.1f}" for k in METRICS]
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         c = t["clip refinement"]
@@ -311,6 +367,10 @@ def markdown(report: dict) -> str:
             for k in ("MPJPE", "BSLE", "BoneStd", "MPJVE")) + "; against plain: " + ", ".join(
             f"{k} {c[k]['vs_plain']:+.2f} ± {c[k]['vs_plain_std']:.2f}"
             for k in ("MPJPE", "BSLE", "MPJVE")) + "."]
+        if PRIOR_RIVAL in t:
+            lines += ["", f"Against {PRIOR_RIVAL}, paired per lifter: " + ", ".join(
+                f"{k} {_paired(c[k], t[PRIOR_RIVAL][k])}" for k in ("MPJPE", "BSLE", "MPJVE"))
+                + "."]
     if report.get("tried"):
         lines += ["", "## S8 grid (mean MPJPE over the lifters)", ""]
         for m, rows in report["tried"].items():
@@ -356,7 +416,7 @@ def plot(fig_data: dict, path: Path, title: str) -> None:
     t = np.asarray(fig_data["time_s"])
     t = t - t[0]
     colours = {"truth": "k", "plain": "tab:red", "median bones": "tab:olive",
-               "moving average": "tab:orange", BAR: "tab:green",
+               "moving average": "tab:orange", BAR: "tab:green", PRIOR_RIVAL: "tab:cyan",
                "per-frame refinement": "tab:purple", "clip refinement": "tab:blue"}
     for m, v in fig_data["lengths_mm"].items():
         lw = {"truth": 2.5, "clip refinement": 2.0}.get(m, 1.0)
@@ -398,8 +458,8 @@ def main() -> None:
                     help="val: score every n-th S8 clip (the grid's cost)")
     ap.add_argument("--clips-every", type=int, default=1, help="test: every n-th clip")
     ap.add_argument("--max-clips", type=int, default=None, help="smoke runs: the first n clips")
-    ap.add_argument("--round", type=int, choices=(1, 2), default=1,
-                    help="val: the settings grid (2: the second round, ROUND2_*)")
+    ap.add_argument("--round", type=int, choices=tuple(ROUNDS), default=1,
+                    help="val: the settings grid (2, 3: the later rounds, ROUND2_*, ROUND3_*)")
     ap.add_argument("--smoke", action="store_true",
                     help="val: only the first setting of each grid (checks the script runs)")
     ap.add_argument("--threads", type=int, default=1)

@@ -3,7 +3,7 @@ VideoPose3D / PoseFormer / PoseFormerV2 training script end to end (a local chec
 
     python examples/vp3d_test_data.py OUT_DIR --subjects S1,S9 --actions Walking,Eating
     ln -s OUT_DIR/data_3d_h36m.npz OUT_DIR/data_2d_h36m_gt.npz /path/to/VideoPose3D/data/
-    python run.py -k gt -arc 3,3,3 -ch 64 -b 256 -e 1 -str S1 -ste S9 --seal --seal-lossnet none
+    python run.py -k gt -arc 3,3,3 -ch 64 -b 256 -e 1 -str S1 -ste S9 --seal
 
 Writes ``data_3d_h36m.npz`` (``positions_3d[subject][sequence]``: world metres, 32-joint layout
 with the 17 kept joints filled; the 15 joints VideoPose3D drops stay zero) and

@@ -219,7 +219,8 @@ REFINE: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType({
 #: refine --clip-key``), chosen on S8 detections (every 8th clip, the detected refiner's energy
 #: and descent setting; ``bench/results/clips/val_sh_round2.md``): 2D-consistency weight and
 #: smoothness (per m^2/s; it needs frame indices: without them the CLI turns it off and says so).
-CLIP: MappingProxyType[str, float] = MappingProxyType({"w2d": 1000.0, "smooth": 3000.0})
+CLIP: MappingProxyType[str, float | None] = MappingProxyType({
+    "w2d": 1000.0, "smooth": 3000.0, "length_lr": None, "prior_weight": 0.0})
 
 
 def refine_defaults(inputs: str = "gt") -> MappingProxyType[str, Any]:

@@ -54,6 +54,7 @@ from ..metrics.temporal import ClipIndex, clip_index
 from ..nn.base import LossNet
 from ..pose.canonical import root_relative
 from ..pose.kinematics import bone_lengths, bone_vectors, forward_kinematics
+from ..pose.priors import bone_length_prior
 from ..pose.skeleton import Skeleton, get_skeleton
 
 __all__ = [
@@ -84,14 +85,22 @@ class ClipSettings:
             frames, whatever rate the rows were sampled at).
         symmetric: the left and right bone of each symmetric pair share one length.
         length_lr: Adam learning rate of the log-lengths (relative change per step);
-            ``None``: the bone vectors' ``lr``.
+            ``None``: the bone vectors' ``lr``; ``0``: the lengths stay at their start.
+        prior_weight: where the clip's lengths start, in ``[0, 1]``: ``(1 - w) * median + w *
+            prior`` (0: the clip's median of the input, 1: the prior alone).
+        prior: ``(B,)`` prior bone lengths, metres, ``skeleton.bones`` order (the mean lengths
+            of the training poses); ``None``: the skeleton's shipped prior
+            (:data:`sealloss.pose.priors.BONE_LENGTH_PRIORS`), read only when
+            ``prior_weight > 0``.
     """
 
     w2d: float = CLIP["w2d"]
     smooth: float = CLIP["smooth"]
     fps: float = 50.0
     symmetric: bool = True
-    length_lr: float | None = None
+    length_lr: float | None = CLIP["length_lr"]
+    prior_weight: float = CLIP["prior_weight"]
+    prior: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("w2d", "smooth"):
@@ -101,8 +110,13 @@ class ClipSettings:
         if not (isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and self.fps > 0):
             raise ValueError(f"ClipSettings.fps must be a finite number > 0, got {self.fps!r}")
         lr = self.length_lr
-        if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"ClipSettings.length_lr must be None or a number > 0, got {lr!r}")
+        if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
+            raise ValueError(f"ClipSettings.length_lr must be None or a number >= 0, got {lr!r}")
+        w = self.prior_weight
+        if not (isinstance(w, (int, float)) and 0.0 <= w <= 1.0):
+            raise ValueError(f"ClipSettings.prior_weight must be a number in [0, 1], got {w!r}")
+        if self.prior is not None:
+            object.__setattr__(self, "prior", tuple(float(v) for v in self.prior))
 
 
 @dataclass
@@ -161,9 +175,22 @@ def _grouped_median(lengths: Tensor, index: ClipIndex, groups: list[int], n_grou
     return out / torch.bincount(g, minlength=n_groups).to(lengths.dtype)
 
 
+def _start_lengths(lengths: Tensor, index: ClipIndex, groups: list[int], n_groups: int,
+                   sk: Skeleton, prior_weight: float, prior: Sequence[float] | None) -> Tensor:
+    """``(C, G)`` start lengths of each clip: ``(1 - w)`` clip median + ``w`` prior."""
+    med = _grouped_median(lengths, index, groups, n_groups)
+    if prior_weight == 0:
+        return med
+    g = torch.as_tensor(groups, device=lengths.device)
+    p = bone_length_prior(sk, prior, device=lengths.device, dtype=lengths.dtype)
+    p = lengths.new_zeros(n_groups).index_add_(0, g, p) / torch.bincount(
+        g, minlength=n_groups).to(lengths.dtype)
+    return (1.0 - prior_weight) * med + prior_weight * p
+
+
 def clip_median_lengths(
     y: Tensor, clips: Sequence | np.ndarray | Tensor | ClipIndex, skeleton: Skeleton | str,
-    symmetric: bool = True,
+    symmetric: bool = True, prior_weight: float = 0.0, prior: Sequence[float] | None = None,
 ) -> Tensor:
     """Each row's clip's per-bone median length (no ground truth).
 
@@ -171,6 +198,8 @@ def clip_median_lengths(
         y: ``(N, J, 3)`` poses, metres.
         clips: ``(N,)`` / ``(N, K)`` clip ids, or a :class:`~sealloss.metrics.ClipIndex`.
         symmetric: average the left/right medians of each symmetric pair.
+        prior_weight, prior: blend the medians with a prior, ``(1 - w) * median + w * prior``
+            (as :class:`ClipSettings`; 0, the default, is the medians alone).
 
     Returns:
         ``(N, B)`` lengths (the same for all rows of a clip); imposed with
@@ -180,7 +209,8 @@ def clip_median_lengths(
     sk = get_skeleton(skeleton)
     index = clips if isinstance(clips, ClipIndex) else clip_index(clips, n=y.shape[0])
     groups, n_groups = _length_groups(sk, symmetric)
-    per_clip = _grouped_median(bone_lengths(y.detach(), sk), index, groups, n_groups)
+    per_clip = _start_lengths(bone_lengths(y.detach(), sk), index, groups, n_groups, sk,
+                              prior_weight, prior)
     ids = torch.as_tensor(index.ids, device=y.device)
     return per_clip[ids][:, torch.as_tensor(groups, device=y.device)]
 
@@ -326,11 +356,14 @@ def _refine_batch(net: LossNet, x: Tensor, y0: Tensor, index: ClipIndex, groups:
         med = _grouped_median(lengths0, index, groups, n_groups)[:, g]
         return {"poses": y0.clone(), "e0": e0, "e1": e0.clone(), "lengths": med,
                 "snapshots": snaps}
-    log_len = _grouped_median(lengths0, index, groups, n_groups).clamp_min(1e-6).log()
-    log_len.requires_grad_(True)
+    log_len = _start_lengths(lengths0, index, groups, n_groups, sk, st.prior_weight,
+                             st.prior).clamp_min(1e-6).log()
     vec = bone_vectors(y0, sk).clone().requires_grad_(True)
-    opt = torch.optim.Adam([{"params": [vec], "lr": lr},
-                            {"params": [log_len], "lr": st.length_lr or lr}])
+    groups_opt: list[dict] = [{"params": [vec], "lr": lr}]
+    if st.length_lr != 0:  # 0: the lengths stay at their start
+        log_len.requires_grad_(True)
+        groups_opt.append({"params": [log_len], "lr": st.length_lr or lr})
+    opt = torch.optim.Adam(groups_opt)
     pa = pb = dt = None
     if st.smooth > 0:
         a, b, gap = index.pairs()
@@ -422,10 +455,14 @@ def median_bones_moving_average(
     half_window: float = 0.1,
     skeleton: Skeleton | str = "h36m17",
     symmetric: bool = True,
+    prior_weight: float = 0.0,
+    prior: Sequence[float] | None = None,
 ) -> Tensor:
     """"Median bones + moving average": the directions of :func:`moving_average`, each bone set
     to its clip's median length of the *input* poses (:func:`clip_median_lengths`; averaging
-    positions shortens bones, the medians of the input do not). Arguments as there.
+    positions shortens bones, the medians of the input do not). Arguments as there;
+    ``prior_weight > 0`` blends the medians with a bone-length prior (the "prior bones" rival,
+    :func:`clip_median_lengths`).
 
     Returns:
         ``(N, J, 3)`` poses whose bone lengths are constant within each clip.
@@ -433,6 +470,6 @@ def median_bones_moving_average(
     sk = get_skeleton(skeleton)
     index = clips if isinstance(clips, ClipIndex) else clip_index(clips, frames, fps, n=len(y))
     smooth = moving_average(y, index, fps=fps, half_window=half_window, skeleton=sk)
-    lengths = clip_median_lengths(y, index, sk, symmetric).to(y.dtype)
+    lengths = clip_median_lengths(y, index, sk, symmetric, prior_weight, prior).to(y.dtype)
     root = smooth[:, sk.root : sk.root + 1]
     return forward_kinematics(bone_vectors(smooth, sk), lengths, sk) + root
