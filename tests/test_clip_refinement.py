@@ -18,6 +18,7 @@ from sealloss.errors import PoseShapeError
 from sealloss.metrics import bone_length_spread
 from sealloss.nn import MLPLossNet
 from sealloss.pose.kinematics import bone_lengths
+from sealloss.pose.priors import BONE_LENGTH_PRIORS, bone_length_prior
 from sealloss.pose.skeleton import get_skeleton
 from sealloss.posthoc.clip_refinement import (
     ClipRefineResult,
@@ -105,6 +106,55 @@ def test_lengths_start_at_the_clip_median_and_zero_steps_is_identity():
     torch.testing.assert_close(one.poses, sequence_median_bones(y, clips, SK), atol=1e-5,
                                rtol=1e-5)
     assert torch.equal(one.snapshots[0], y) and torch.equal(one.snapshots[1], one.poses)
+
+
+def test_a_prior_sets_where_the_lengths_start_and_length_lr_zero_holds_them():
+    x, y, clips, frames, target = _clips()
+    net = _Pull(target)
+    prior = bone_length_prior(SK)
+    med = clip_median_lengths(y, clips, SK)  # (N, B)
+    half = clip_median_lengths(y, clips, SK, prior_weight=0.5)
+    torch.testing.assert_close(half, 0.5 * med + 0.5 * prior, atol=1e-6, rtol=1e-6)
+    held = ClipSettings(w2d=1.0, smooth=0.0, prior_weight=1.0, length_lr=0.0)
+    r = refine_clips(net, x, y, clips, frames, settings=held, **KW)
+    torch.testing.assert_close(r.lengths, prior.expand_as(r.lengths), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(bone_lengths(r.poses, SK), prior.expand(len(y), -1), atol=1e-5,
+                               rtol=1e-5)
+    # a given prior wins over the shipped one; with length_lr > 0 the lengths move from it
+    own = tuple(float(v) * 1.1 for v in prior)
+    moved = refine_clips(net, x, y, clips, frames, settings=ClipSettings(
+        w2d=0.0, smooth=0.0, prior_weight=1.0, prior=own), **KW)
+    assert not torch.allclose(moved.lengths, torch.tensor(own).expand_as(moved.lengths))
+    start = refine_clips(net, x, y, clips, frames, steps=1, lr=1e-9, pull=0.0, settings=(
+        ClipSettings(w2d=0.0, smooth=0.0, prior_weight=1.0, prior=own, length_lr=1e-9)))
+    torch.testing.assert_close(start.lengths, torch.tensor(own).expand_as(start.lengths),
+                               atol=1e-6, rtol=1e-6)
+
+
+def test_prior_settings_are_checked():
+    with pytest.raises(ValueError, match="prior_weight"):
+        ClipSettings(prior_weight=1.5)
+    with pytest.raises(ValueError, match="length_lr"):
+        ClipSettings(length_lr=-1.0)
+    with pytest.raises(ValueError, match="16 finite lengths"):
+        bone_length_prior("h36m17", [0.1] * 15)
+    with pytest.raises(ValueError, match="16 finite lengths"):
+        bone_length_prior("h36m17", [0.1] * 15 + [0.0])
+    with pytest.raises(ValueError, match="no bone-length prior ships"):
+        bone_length_prior("humaneva15")
+
+
+def test_the_shipped_prior_is_the_training_subjects_mean(h36m_root):
+    """BONE_LENGTH_PRIORS["h36m17"] = the mean GT bone lengths of S1/S5/S6/S7/S8 (every 10th
+    frame), symmetric pairs averaged: what bench/clip_refinement.py computes for the test split."""
+    from clip_refinement import training_prior
+
+    from sealloss.data import load_h36m
+
+    ds = load_h36m(h36m_root)
+    got = training_prior(ds, validate=False)
+    np.testing.assert_allclose(got, BONE_LENGTH_PRIORS["h36m17"], atol=6e-5)
+    assert not np.allclose(training_prior(ds, validate=True), got, atol=1e-3)  # S8-free differs
 
 
 def test_batching_by_clip_is_the_same_as_one_clip_at_a_time():
@@ -221,14 +271,16 @@ def test_bench_methods_never_read_the_ground_truth():
     settings = {"moving average": {"half_window": 0.1},
                 "median bones + moving average": {"half_window": 0.1},
                 "per-frame refinement": {"steps": 5, "lr": 0.01, "pull": 0.0},
+                "prior bones + moving average": {"half_window": 0.1, "prior_weight": 0.5},
                 "clip refinement": {"steps": 5, "lr": 0.01, "pull": 0.0, "w2d": 1.0,
-                                    "smooth": 1e-3}}
-    s = {"x2d": x, "y3d": y, "clips": clips, "frames": frames}
+                                    "smooth": 1e-3, "prior_weight": 0.5, "length_lr": 0.0}}
+    s = {"x2d": x, "y3d": y, "clips": clips, "frames": frames,
+         "prior": tuple(float(v) for v in BONE_LENGTH_PRIORS["h36m17"])}
     a, _ = run_methods(net, s, y + 0.01, settings, fps=50.0)
     s["y3d"] = torch.full_like(y, float("nan"))
     b, _ = run_methods(net, s, y + 0.01, settings, fps=50.0)
     assert set(a) == {"plain", "median bones", "moving average", "median bones + moving average",
-                      "per-frame refinement", "clip refinement"}
+                      "prior bones + moving average", "per-frame refinement", "clip refinement"}
     for k in a:
         assert torch.isfinite(b[k]).all()
         torch.testing.assert_close(a[k], b[k])
