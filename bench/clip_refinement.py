@@ -15,7 +15,10 @@ ground truth** (:func:`run_methods` is only given the 2D, the clip ids and the f
   computed from the split's *training* subjects' ground truth, never a scored one);
 - ``per-frame refinement``: :func:`sealloss.refine` (every pose alone);
 - ``clip refinement``: ``sealloss.refine(..., clips=, frames=)`` (one set of bone lengths per
-  clip, 2D consistency, optional smoothness; :mod:`sealloss.posthoc.clip_refinement`).
+  clip, 2D consistency, optional smoothness; :mod:`sealloss.posthoc.clip_refinement`);
+- ``clip refinement without the energy`` (an ablation, scored but never chosen: clip
+  refinement's chosen setting with a loss-net whose energy is zero everywhere, so only the
+  lengths, the 2D term, the pull and the smoothness act).
 
 Clips are the ``(seq_id, camera)`` runs of the pairs dicts (``bench/h36m_sets.py``); the rows are
 10 Hz, their ``frame`` indices are 50 Hz video frames: times are ``frame / 50`` s everywhere
@@ -90,7 +93,9 @@ from sealloss.posthoc.refinement import refine, sequence_median_bones  # noqa: E
 SK = get_skeleton("h36m17")
 FPS = {"h36m": 50.0, "humaneva": 60.0}
 METHODS = ("plain", "median bones", "moving average", "median bones + moving average",
-           "prior bones + moving average", "per-frame refinement", "clip refinement")
+           "prior bones + moving average", "per-frame refinement", "clip refinement",
+           "clip refinement without the energy")
+ABLATION = "clip refinement without the energy"
 METRICS = ("MPJPE", "P-MPJPE", "BSLE", "BoneStd", "MPJVE", "AccErr", "ms/1000")
 BAR = "median bones + moving average"  # the rival clip refinement must beat (issue 24)
 PRIOR_RIVAL = "prior bones + moving average"  # the rival that knows the training prior too
@@ -235,7 +240,9 @@ def run_method(net, s: dict, pred: torch.Tensor, method: str, setting: dict, fps
         r = refine(net, x.to(device), pred.to(device), steps=setting["steps"], lr=setting["lr"],
                    pull=setting["pull"])
         return r.poses.cpu(), r.seconds
-    elif method == "clip refinement":
+    elif method in ("clip refinement", ABLATION):
+        if method == ABLATION:
+            net = zero_energy(net)
         st = ClipSettings(w2d=setting["w2d"], smooth=setting["smooth"], fps=fps,
                           length_lr=setting.get("length_lr"),
                           prior_weight=setting.get("prior_weight", 0.0), prior=s["prior"])
@@ -247,13 +254,25 @@ def run_method(net, s: dict, pred: torch.Tensor, method: str, setting: dict, fps
     return out, time.perf_counter() - t0
 
 
+def zero_energy(net):
+    """A loss-net of ``net``'s skeleton whose energy is 0 for every pose (all weights zero)."""
+    from sealloss.nn import MLPLossNet
+
+    zero = MLPLossNet(net.skeleton.name, width=8, blocks=1)
+    with torch.no_grad():
+        for p in zero.parameters():
+            p.zero_()
+    return zero.to(next(net.parameters()).device)
+
+
 def run_methods(net, s: dict, pred: torch.Tensor, settings: dict[str, dict], fps: float,
                 device: str = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, float]]:
     """Every method of :data:`METHODS` with its setting (``settings[method]``; ``plain`` and
     ``median bones`` have none): ``({method: poses}, {method: seconds})``."""
     poses, seconds = {}, {}
     for m in METHODS:
-        poses[m], seconds[m] = run_method(net, s, pred, m, settings.get(m, {}), fps, device)
+        setting = settings.get("clip refinement" if m == ABLATION else m, {})
+        poses[m], seconds[m] = run_method(net, s, pred, m, setting, fps, device)
     return poses, seconds
 
 

@@ -280,7 +280,8 @@ def test_bench_methods_never_read_the_ground_truth():
     s["y3d"] = torch.full_like(y, float("nan"))
     b, _ = run_methods(net, s, y + 0.01, settings, fps=50.0)
     assert set(a) == {"plain", "median bones", "moving average", "median bones + moving average",
-                      "prior bones + moving average", "per-frame refinement", "clip refinement"}
+                      "prior bones + moving average", "per-frame refinement", "clip refinement",
+                      "clip refinement without the energy"}
     for k in a:
         assert torch.isfinite(b[k]).all()
         torch.testing.assert_close(a[k], b[k])
