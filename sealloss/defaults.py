@@ -215,12 +215,14 @@ REFINE: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType({
 
 
 #: The clip terms of clip refinement (:class:`sealloss.posthoc.clip_refinement.ClipSettings`,
-#: ``sealloss
-#: refine --clip-key``), chosen on S8 detections (every 8th clip, the detected refiner's energy
-#: and descent setting; ``bench/results/clips/val_sh_round2.md``): 2D-consistency weight and
-#: smoothness (per m^2/s; it needs frame indices: without them the CLI turns it off and says so).
+#: ``sealloss refine --clip-key``), chosen on S8 detections in three rounds (every 4th clip, the
+#: detected refiner's energy and descent setting, a lifter trained on S1/S5/S6/S7 detections;
+#: ``bench/results/clips/val_sh_round3.md``): 2D-consistency weight, smoothness (per m^2/s; it
+#: needs frame indices: without them the CLI turns it off and says so), the log-lengths' learning
+#: rate (``None``: the bone vectors') and the weight of the bone-length prior where the clip's
+#: lengths start (1: the training subjects' mean lengths, :mod:`sealloss.pose.priors`).
 CLIP: MappingProxyType[str, float | None] = MappingProxyType({
-    "w2d": 1000.0, "smooth": 3000.0, "length_lr": None, "prior_weight": 0.0})
+    "w2d": 3000.0, "smooth": 1000.0, "length_lr": None, "prior_weight": 1.0})
 
 
 def refine_defaults(inputs: str = "gt") -> MappingProxyType[str, Any]:

@@ -75,7 +75,7 @@ KW = {"steps": 40, "lr": 0.01, "pull": 0.0}
 def test_root_fixed_lengths_shared_and_energy_down():
     x, y, clips, frames, target = _clips()
     net = _Pull(target)
-    st = ClipSettings(w2d=0.0, smooth=0.0)
+    st = ClipSettings(w2d=0.0, smooth=0.0, prior_weight=0.0)
     r = refine_clips(net, x, y, clips, frames, settings=st, **KW)
     assert isinstance(r, ClipRefineResult)
     assert torch.equal(r.poses[:, 0], y[:, 0])
@@ -88,7 +88,8 @@ def test_root_fixed_lengths_shared_and_energy_down():
     for left, right in SK.symmetric_bone_pairs:
         torch.testing.assert_close(r.lengths[:, left], r.lengths[:, right])
     free = refine_clips(net, x, y, clips, frames,
-                        settings=ClipSettings(w2d=0.0, smooth=0.0, symmetric=False), **KW)
+                        settings=ClipSettings(w2d=0.0, smooth=0.0, symmetric=False,
+                                                      prior_weight=0.0), **KW)
     left, right = SK.symmetric_bone_pairs[0]
     assert not torch.allclose(free.lengths[:, left], free.lengths[:, right])
 
@@ -102,7 +103,8 @@ def test_lengths_start_at_the_clip_median_and_zero_steps_is_identity():
     r = refine_clips(net, x, y, clips, frames, steps=0, lr=0.01, pull=0.0)
     assert torch.equal(r.poses, y)
     one = refine_clips(net, x, y, clips, frames, steps=1, lr=1e-9, pull=0.0,
-                       settings=ClipSettings(w2d=0.0, smooth=0.0, length_lr=1e-9), snapshots=(0, 1))
+                       settings=ClipSettings(w2d=0.0, smooth=0.0, length_lr=1e-9,
+                                             prior_weight=0.0), snapshots=(0, 1))
     torch.testing.assert_close(one.poses, sequence_median_bones(y, clips, SK), atol=1e-5,
                                rtol=1e-5)
     assert torch.equal(one.snapshots[0], y) and torch.equal(one.snapshots[1], one.poses)

@@ -82,7 +82,11 @@ def add_parser(sub, formatter_class) -> argparse.ArgumentParser:
                    help="weight of the velocity term (per m^2/s; 0: off; default: "
                         "sealloss.defaults.CLIP's when the file has frames, else off)")
     c.add_argument("--w2d", type=float, default=None,
-                   help="weight of the 2D consistency term (default: ClipSettings')")
+                   help="weight of the 2D consistency term (default: sealloss.defaults.CLIP's)")
+    c.add_argument("--prior-weight", type=float, default=None,
+                   help="where each clip's bone lengths start, in [0, 1]: (1 - w) x the clip's "
+                        "median + w x the training subjects' mean lengths (default: "
+                        "sealloss.defaults.CLIP's, 1)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_format_options(r, pred="predictions (camera frame, root-relative, in --units), "
                        "row-aligned with the VideoPose3D rows (subject, trial, camera, frame): "
@@ -185,7 +189,8 @@ def _clip_options(args: argparse.Namespace, arrays: dict, n: int) -> dict:
     from ._common import CLIError
 
     extra = [f for f, v in (("--frame-key", args.frame_key), ("--fps", args.fps),
-                            ("--w2d", args.w2d)) if v is not None]
+                            ("--w2d", args.w2d), ("--prior-weight", args.prior_weight))
+             if v is not None]
     if args.clip_key is None:
         if extra or args.smooth:
             given = extra or ["--smooth"]
@@ -213,6 +218,8 @@ def _clip_options(args: argparse.Namespace, arrays: dict, n: int) -> dict:
     kw = {"smooth": smooth, "fps": 50.0 if args.fps is None else args.fps}
     if args.w2d is not None:
         kw["w2d"] = args.w2d
+    if args.prior_weight is not None:
+        kw["prior_weight"] = args.prior_weight
     try:
         settings = ClipSettings(**kw)
     except ValueError as e:
