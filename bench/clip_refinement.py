@@ -435,7 +435,7 @@ def plot(fig_data: dict, path: Path, title: str) -> None:
     t = np.asarray(fig_data["time_s"])
     t = t - t[0]
     colours = {"truth": "k", "plain": "tab:red", "median bones": "tab:olive",
-               "moving average": "tab:orange", BAR: "tab:green", PRIOR_RIVAL: "tab:cyan",
+               "moving average": "tab:orange", BAR: "tab:green", PRIOR_RIVAL: "tab:cyan", ABLATION: "tab:gray",
                "per-frame refinement": "tab:purple", "clip refinement": "tab:blue"}
     for m, v in fig_data["lengths_mm"].items():
         lw = {"truth": 2.5, "clip refinement": 2.0}.get(m, 1.0)
