@@ -14,6 +14,9 @@ ground truth** (:func:`run_methods` is only given the 2D, the clip ids and the f
   subjects' mean bone lengths (``prior_weight``; :mod:`sealloss.pose.priors`; the prior is
   computed from the split's *training* subjects' ground truth, never a scored one);
 - ``per-frame refinement``: :func:`sealloss.refine` (every pose alone);
+- ``per-frame refinement + prior`` (round 4): every pose alone too, but through clip refinement
+  with each pose its own clip: its bone lengths start at the training prior, the 2D term holds
+  it to its own 2D, no smoothness (needs no clip ids: a per-frame refiner);
 - ``clip refinement``: ``sealloss.refine(..., clips=, frames=)`` (one set of bone lengths per
   clip, 2D consistency, optional smoothness; :mod:`sealloss.posthoc.clip_refinement`);
 - ``clip refinement without the energy`` (an ablation, scored but never chosen: clip
@@ -93,7 +96,8 @@ from sealloss.posthoc.refinement import refine, sequence_median_bones  # noqa: E
 SK = get_skeleton("h36m17")
 FPS = {"h36m": 50.0, "humaneva": 60.0}
 METHODS = ("plain", "median bones", "moving average", "median bones + moving average",
-           "prior bones + moving average", "per-frame refinement", "clip refinement",
+           "prior bones + moving average", "per-frame refinement",
+           "per-frame refinement + prior", "clip refinement",
            "clip refinement without the energy")
 ABLATION = "clip refinement without the energy"
 METRICS = ("MPJPE", "P-MPJPE", "BSLE", "BoneStd", "MPJVE", "AccErr", "ms/1000")
@@ -149,8 +153,18 @@ ROUND3_GRID: dict[str, list[dict]] = {
     PRIOR_RIVAL: [{"half_window": h, "prior_weight": w} for h in (0.1, 0.2)
                   for w in (0.5, 0.75, 1.0)],
 }
+#: ``--round 4`` (written after round 3's S9/S11 run and one S8 look at this grid, on the same S8
+#: clips the choice is made on): the per-frame refiner with the training prior's lengths and the
+#: 2D term (each pose its own clip); clip refinement's grid as in round 3.
+ROUND4_GRID: dict[str, list[dict]] = {
+    **ROUND3_GRID,
+    "per-frame refinement + prior": [
+        {"steps": 30, "lr": 5e-4, "pull": 100.0, "w2d": w, "smooth": 0.0, "prior_weight": 1.0,
+         "length_lr": llr} for w in (1e3, 3e3, 1e4) for llr in (0.0, None)],
+}
 ROUNDS = {1: (GRID, CLIP_START, CLIP_STAGES), 2: (ROUND2_GRID, ROUND2_START, ROUND2_STAGES),
-          3: (ROUND3_GRID, ROUND3_START, ROUND3_STAGES)}
+          3: (ROUND3_GRID, ROUND3_START, ROUND3_STAGES),
+          4: (ROUND4_GRID, ROUND3_START, ROUND3_STAGES)}
 
 
 # ------------------------------------------------------------------ data
@@ -240,14 +254,16 @@ def run_method(net, s: dict, pred: torch.Tensor, method: str, setting: dict, fps
         r = refine(net, x.to(device), pred.to(device), steps=setting["steps"], lr=setting["lr"],
                    pull=setting["pull"])
         return r.poses.cpu(), r.seconds
-    elif method in ("clip refinement", ABLATION):
+    elif method in ("clip refinement", ABLATION, "per-frame refinement + prior"):
         if method == ABLATION:
             net = zero_energy(net)
         st = ClipSettings(w2d=setting["w2d"], smooth=setting["smooth"], fps=fps,
                           length_lr=setting.get("length_lr"),
                           prior_weight=setting.get("prior_weight", 0.0), prior=s["prior"])
+        alone = method == "per-frame refinement + prior"  # each pose its own clip
         r = refine(net, x.to(device), pred.to(device), steps=setting["steps"], lr=setting["lr"],
-                   pull=setting["pull"], clips=clips, frames=frames, clip=st)
+                   pull=setting["pull"], clips=np.arange(len(x)) if alone else clips,
+                   frames=None if alone else frames, clip=st)
         return r.poses.cpu(), r.seconds
     else:
         raise ValueError(f"unknown method {method!r}; one of {METHODS}")
@@ -435,7 +451,8 @@ def plot(fig_data: dict, path: Path, title: str) -> None:
     t = np.asarray(fig_data["time_s"])
     t = t - t[0]
     colours = {"truth": "k", "plain": "tab:red", "median bones": "tab:olive",
-               "moving average": "tab:orange", BAR: "tab:green", PRIOR_RIVAL: "tab:cyan", ABLATION: "tab:gray",
+               "moving average": "tab:orange", BAR: "tab:green", PRIOR_RIVAL: "tab:cyan",
+               ABLATION: "tab:gray", "per-frame refinement + prior": "tab:brown",
                "per-frame refinement": "tab:purple", "clip refinement": "tab:blue"}
     for m, v in fig_data["lengths_mm"].items():
         lw = {"truth": 2.5, "clip refinement": 2.0}.get(m, 1.0)
@@ -478,7 +495,7 @@ def main() -> None:
     ap.add_argument("--clips-every", type=int, default=1, help="test: every n-th clip")
     ap.add_argument("--max-clips", type=int, default=None, help="smoke runs: the first n clips")
     ap.add_argument("--round", type=int, choices=tuple(ROUNDS), default=1,
-                    help="val: the settings grid (2, 3: the later rounds, ROUND2_*, ROUND3_*)")
+                    help="val: the settings grid (2-4: the later rounds, ROUND2_* ... ROUND4_*)")
     ap.add_argument("--smoke", action="store_true",
                     help="val: only the first setting of each grid (checks the script runs)")
     ap.add_argument("--threads", type=int, default=1)

@@ -274,6 +274,9 @@ def test_bench_methods_never_read_the_ground_truth():
                 "median bones + moving average": {"half_window": 0.1},
                 "per-frame refinement": {"steps": 5, "lr": 0.01, "pull": 0.0},
                 "prior bones + moving average": {"half_window": 0.1, "prior_weight": 0.5},
+                "per-frame refinement + prior": {"steps": 5, "lr": 0.01, "pull": 0.0,
+                                                 "w2d": 1.0, "smooth": 0.0, "prior_weight": 1.0,
+                                                 "length_lr": None},
                 "clip refinement": {"steps": 5, "lr": 0.01, "pull": 0.0, "w2d": 1.0,
                                     "smooth": 1e-3, "prior_weight": 0.5, "length_lr": 0.0}}
     s = {"x2d": x, "y3d": y, "clips": clips, "frames": frames,
@@ -282,7 +285,8 @@ def test_bench_methods_never_read_the_ground_truth():
     s["y3d"] = torch.full_like(y, float("nan"))
     b, _ = run_methods(net, s, y + 0.01, settings, fps=50.0)
     assert set(a) == {"plain", "median bones", "moving average", "median bones + moving average",
-                      "prior bones + moving average", "per-frame refinement", "clip refinement",
+                      "prior bones + moving average", "per-frame refinement",
+                      "per-frame refinement + prior", "clip refinement",
                       "clip refinement without the energy"}
     for k in a:
         assert torch.isfinite(b[k]).all()
