@@ -133,6 +133,34 @@ def test_a_prior_sets_where_the_lengths_start_and_length_lr_zero_holds_them():
                                atol=1e-6, rtol=1e-6)
 
 
+def test_per_pose_terms_without_clips_refine_each_pose_alone():
+    """clip= without clips=: every pose its own clip (own lengths from the prior, own 2D term)."""
+    x, y, clips, frames, target = _clips()
+    net = _Pull(target)
+    held = ClipSettings(w2d=1.0, smooth=0.0, prior_weight=1.0, length_lr=0.0)
+    r = refine(net, x, y, clip=held, **KW)
+    assert isinstance(r, ClipRefineResult) and r.lengths.shape == (len(y), len(SK.bones))
+    torch.testing.assert_close(bone_lengths(r.poses, SK),
+                               bone_length_prior(SK).expand(len(y), -1), atol=1e-5, rtol=1e-5)
+    assert torch.equal(r.poses[:, 0], y[:, 0])
+    # the same as refining every pose alone, one at a time
+    one = refine(net, x[3:4], y[3:4], clip=held, **KW)
+    torch.testing.assert_close(one.poses, r.poses[3:4], atol=1e-5, rtol=1e-5)
+    # a pose's lengths follow its own 2D: not shared with its clip's other poses
+    free = refine(net, x, y, clip=ClipSettings(w2d=1.0, smooth=0.0, prior_weight=0.0), **KW)
+    assert not torch.allclose(free.lengths[0], free.lengths[1])
+    plain = refine(net, x, y, clip=False, **KW)
+    assert not isinstance(plain, ClipRefineResult)
+    with pytest.raises(ValueError, match="smoothness"):
+        refine(net, x, y, clip=ClipSettings(smooth=1.0), **KW)
+    with pytest.raises(ValueError, match="frames= needs clips="):
+        refine(net, x, y, frames=frames, **KW)
+    with pytest.raises(ValueError, match="clip=False"):
+        refine(net, x, y, clips=clips, clip=False, **KW)
+    with pytest.raises(ValueError, match="must be a ClipSettings"):
+        refine(net, x, y, clip=True, **KW)
+
+
 def test_prior_settings_are_checked():
     with pytest.raises(ValueError, match="prior_weight"):
         ClipSettings(prior_weight=1.5)

@@ -166,10 +166,13 @@ def _grouped_median(lengths: Tensor, index: ClipIndex, groups: list[int], n_grou
     """``(N, B)`` lengths -> ``(C, G)``: per clip the (lower) median of each bone, then the mean
     over the bones of a group."""
     c = index.num_clips
-    med = lengths.new_zeros(c, lengths.shape[-1])
-    for k in range(c):
-        rows = torch.as_tensor(index.rows(k), device=lengths.device)
-        med[k] = lengths[rows].median(dim=0).values
+    if c == lengths.shape[0]:  # one row per clip (poses refined alone): the row is the median
+        med = lengths[torch.as_tensor(index.order[index.starts[:-1]], device=lengths.device)]
+    else:
+        med = lengths.new_zeros(c, lengths.shape[-1])
+        for k in range(c):
+            rows = torch.as_tensor(index.rows(k), device=lengths.device)
+            med[k] = lengths[rows].median(dim=0).values
     g = torch.as_tensor(groups, device=lengths.device)
     out = lengths.new_zeros(c, n_groups).index_add_(1, g, med)
     return out / torch.bincount(g, minlength=n_groups).to(lengths.dtype)

@@ -25,9 +25,10 @@ from ..nn.base import LossNet
 from ..pose.checks import check_descent_inputs, check_pair
 from ..pose.kinematics import bone_lengths, bone_vectors, forward_kinematics
 from ..pose.skeleton import Skeleton, get_skeleton
+from .clip_refinement import ClipSettings, refine_clips
 
 if TYPE_CHECKING:
-    from .clip_refinement import ClipRefineResult, ClipSettings
+    from .clip_refinement import ClipRefineResult
 
 __all__ = [
     "RefineResult",
@@ -89,7 +90,7 @@ def refine(
     inputs: str = "gt",
     clips: Sequence | np.ndarray | Tensor | None = None,
     frames: Sequence | np.ndarray | Tensor | None = None,
-    clip: ClipSettings | None = None,
+    clip: ClipSettings | None | bool = None,
 ) -> RefineResult | ClipRefineResult:
     r"""Refine poses by Adam descent on ``E(x, y) + pull * mean_j ||y_j - y_hat_j||^2``.
 
@@ -116,11 +117,16 @@ def refine(
             each clip jointly instead, with one set of bone lengths per clip
             (:func:`sealloss.posthoc.clip_refinement.refine_clips`; returns a ``ClipRefineResult``).
         frames: ``(N,)`` frame index of each pose (clip refinement's smoothness term).
-        clip: the clip terms (:class:`sealloss.posthoc.clip_refinement.ClipSettings`).
+        clip: the clip terms (:class:`sealloss.posthoc.clip_refinement.ClipSettings`). Without
+            ``clips=`` they apply to each pose alone (its own bone lengths, starting at the
+            prior as ``prior_weight`` says, and its own 2D term; no smoothness). ``None``: with
+            ``clips=``, ``ClipSettings()``; without, the input kind's per-pose terms
+            (:data:`sealloss.defaults.REFINE` ``"pose_terms"``; none: plain descent). ``False``:
+            plain descent (energy and pull only), whatever the input kind recommends.
 
     Returns:
-        :class:`RefineResult` (with ``clips=``, a ``ClipRefineResult``: the same fields plus
-        each clip's bone lengths).
+        :class:`RefineResult`; with clip terms (``clips=``, or per-pose terms) a
+        ``ClipRefineResult``: the same fields plus each clip's (or pose's) bone lengths.
 
     Raises:
         PoseShapeError / NonFiniteError: bad shapes or non-finite inputs (nothing is changed).
@@ -143,13 +149,24 @@ def refine(
     bad = [s for s in snapshots if not (0 <= int(s) <= steps)]
     if bad:
         raise ValueError(f"refine: snapshots {bad} are outside 0..steps={steps}")
-    if clips is not None or frames is not None or clip is not None:
-        if clips is None:
-            raise ValueError("refine: frames= and clip= need clips= (one clip id per pose)")
-        from .clip_refinement import refine_clips
-
+    if clip is True or (clip is not None and clip is not False
+                        and not isinstance(clip, ClipSettings)):
+        raise ValueError(f"refine: clip= must be a ClipSettings, None or False, got {clip!r}")
+    if clips is None and frames is not None:
+        raise ValueError("refine: frames= needs clips= (one clip id per pose)")
+    if clip is False and clips is not None:
+        raise ValueError("refine: clip=False (plain descent) cannot refine clips (clips=)")
+    terms = None if clip is False else clip
+    if clips is None and clip is None and rec.get("pose_terms") is not None:
+        terms = ClipSettings(**rec["pose_terms"])
+    if clips is not None or terms is not None:
+        if clips is None:  # per-pose terms: each pose its own clip
+            if terms.smooth > 0:
+                raise ValueError("refine: the smoothness term (ClipSettings.smooth > 0) needs "
+                                 "clips= and frames=; per-pose terms take smooth=0")
+            clips = np.arange(y_hat.shape[0])
         return refine_clips(lossnet, x2d, y_hat, clips, frames, steps=steps, lr=lr, pull=pull,
-                            settings=clip, batch_size=batch_size, snapshots=snapshots,
+                            settings=terms, batch_size=batch_size, snapshots=snapshots,
                             progress=progress)
     was_training = lossnet.training
     lossnet.eval()
