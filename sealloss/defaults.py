@@ -40,6 +40,7 @@ __all__ = [
     "INPUT_KINDS",
     "REFINE",
     "CLIP",
+    "clip_defaults",
     "refine_defaults",
 ]
 
@@ -214,15 +215,32 @@ REFINE: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType({
 })
 
 
-#: The clip terms of clip refinement (:class:`sealloss.posthoc.clip_refinement.ClipSettings`,
-#: ``sealloss refine --clip-key``), chosen on S8 detections in three rounds (every 4th clip, the
-#: detected refiner's energy and descent setting, a lifter trained on S1/S5/S6/S7 detections;
-#: ``bench/results/clips/val_sh_round3.md``): 2D-consistency weight, smoothness (per m^2/s; it
-#: needs frame indices: without them the CLI turns it off and says so), the log-lengths' learning
-#: rate (``None``: the bone vectors') and the weight of the bone-length prior where the clip's
-#: lengths start (1: the training subjects' mean lengths, :mod:`sealloss.pose.priors`).
-CLIP: MappingProxyType[str, float | None] = MappingProxyType({
-    "w2d": 3000.0, "smooth": 1000.0, "length_lr": None, "prior_weight": 1.0})
+#: The clip terms of clip refinement per 2D input kind
+#: (:meth:`sealloss.posthoc.clip_refinement.ClipSettings.recommended`, ``sealloss refine
+#: --clip-key``), chosen on S8 (every 4th clip, a lifter trained on S1/S5/S6/S7 with that kind of
+#: 2D, the kind's refiner weights and descent setting; ``bench/results/clips/val_sh_round3.md``
+#: and ``val_gt_round3.md``): 2D-consistency weight, smoothness (per m^2/s; it needs frame
+#: indices: without them the CLI turns it off and says so), the log-lengths' learning rate
+#: (``None``: the bone vectors') and the weight of the bone-length prior where the clip's lengths
+#: start (1: the training subjects' mean lengths, :mod:`sealloss.pose.priors`).
+CLIP: MappingProxyType[str, MappingProxyType[str, float | None]] = MappingProxyType({
+    "gt": MappingProxyType({"w2d": 0.0, "smooth": 1000.0, "length_lr": None,
+                            "prior_weight": 1.0}),
+    "detected": MappingProxyType({"w2d": 3000.0, "smooth": 1000.0, "length_lr": None,
+                                  "prior_weight": 1.0}),
+})
+
+
+def clip_defaults(inputs: str = "gt") -> MappingProxyType[str, float | None]:
+    """The clip terms of one 2D input kind (:data:`CLIP`).
+
+    Raises:
+        ValueError: ``inputs`` is not one of :data:`INPUT_KINDS`.
+    """
+    if inputs not in CLIP:
+        raise ValueError(f"inputs must be one of {INPUT_KINDS} (the kind of 2D the poses were "
+                         f"predicted from), got {inputs!r}")
+    return CLIP[inputs]
 
 
 def refine_defaults(inputs: str = "gt") -> MappingProxyType[str, Any]:

@@ -80,13 +80,14 @@ def add_parser(sub, formatter_class) -> argparse.ArgumentParser:
                    help="frames per second of --frame-key (default 50: Human3.6M's video)")
     c.add_argument("--smooth", type=float, default=None,
                    help="weight of the velocity term (per m^2/s; 0: off; default: "
-                        "sealloss.defaults.CLIP's when the file has frames, else off)")
+                        "sealloss.defaults.CLIP[--inputs]'s when the file has frames, else off)")
     c.add_argument("--w2d", type=float, default=None,
-                   help="weight of the 2D consistency term (default: sealloss.defaults.CLIP's)")
+                   help="weight of the 2D consistency term (default: "
+                        "sealloss.defaults.CLIP[--inputs]'s: 0 for gt, 3000 for detected)")
     c.add_argument("--prior-weight", type=float, default=None,
                    help="where each clip's bone lengths start, in [0, 1]: (1 - w) x the clip's "
                         "median + w x the training subjects' mean lengths (default: "
-                        "sealloss.defaults.CLIP's, 1)")
+                        "sealloss.defaults.CLIP[--inputs]'s, 1)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_format_options(r, pred="predictions (camera frame, root-relative, in --units), "
                        "row-aligned with the VideoPose3D rows (subject, trial, camera, frame): "
@@ -183,7 +184,7 @@ def _clip_options(args: argparse.Namespace, arrays: dict, n: int) -> dict:
     the file's arrays; ``{}`` without ``--clip-key``."""
     import numpy as np
 
-    from ..defaults import CLIP
+    from ..defaults import clip_defaults
     from ..metrics import clips_from_arrays
     from ..posthoc.clip_refinement import ClipSettings
     from ._common import CLIError
@@ -212,7 +213,7 @@ def _clip_options(args: argparse.Namespace, arrays: dict, n: int) -> dict:
                        "array; name one with --frame-key KEY")
     smooth = args.smooth
     if smooth is None:
-        smooth = CLIP["smooth"] if frames is not None else 0.0
+        smooth = clip_defaults(args.inputs)["smooth"] if frames is not None else 0.0
         if frames is None:
             print("clip refinement: no frame indices (--frame-key), so no smoothness term")
     kw = {"smooth": smooth, "fps": 50.0 if args.fps is None else args.fps}
@@ -221,7 +222,7 @@ def _clip_options(args: argparse.Namespace, arrays: dict, n: int) -> dict:
     if args.prior_weight is not None:
         kw["prior_weight"] = args.prior_weight
     try:
-        settings = ClipSettings(**kw)
+        settings = ClipSettings.recommended(args.inputs, **kw)
     except ValueError as e:
         raise CLIError(str(e).replace("ClipSettings.", "--")) from None
     return {"clips": clips, "frames": frames, "clip": settings}

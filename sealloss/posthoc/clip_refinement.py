@@ -44,12 +44,13 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ..defaults import CLIP
+from ..defaults import CLIP, clip_defaults
 from ..metrics.temporal import ClipIndex, clip_index
 from ..nn.base import LossNet
 from ..pose.canonical import root_relative
@@ -75,8 +76,9 @@ _TINY = 1e-12
 @dataclass(frozen=True)
 class ClipSettings:
     """The clip terms of clip refinement (the energy's ``steps``, ``lr`` and ``pull`` are
-    :func:`sealloss.refine`'s). Defaults: :data:`sealloss.defaults.CLIP`, chosen on S8
-    detections by ``bench/clip_refinement.py``.
+    :func:`sealloss.refine`'s). The field defaults are ``sealloss.defaults.CLIP["detected"]``;
+    :meth:`recommended` gives those of either input kind (what :func:`sealloss.refine` and
+    ``sealloss refine --clip-key`` use), chosen on S8 by ``bench/clip_refinement.py``.
 
     Attributes:
         w2d: weight of the 2D consistency fraction ``r_2d`` per frame (module docstring).
@@ -94,13 +96,19 @@ class ClipSettings:
             ``prior_weight > 0``.
     """
 
-    w2d: float = CLIP["w2d"]
-    smooth: float = CLIP["smooth"]
+    w2d: float = CLIP["detected"]["w2d"]
+    smooth: float = CLIP["detected"]["smooth"]
     fps: float = 50.0
     symmetric: bool = True
-    length_lr: float | None = CLIP["length_lr"]
-    prior_weight: float = CLIP["prior_weight"]
+    length_lr: float | None = CLIP["detected"]["length_lr"]
+    prior_weight: float = CLIP["detected"]["prior_weight"]
     prior: tuple[float, ...] | None = None
+
+    @classmethod
+    def recommended(cls, inputs: str = "gt", **overrides: Any) -> ClipSettings:
+        """The clip terms chosen on S8 for the 2D input kind ``inputs``
+        (:data:`sealloss.defaults.CLIP`), with ``overrides`` applied."""
+        return cls(**{**clip_defaults(inputs), **overrides})
 
     def __post_init__(self) -> None:
         for name in ("w2d", "smooth"):

@@ -120,9 +120,10 @@ def refine(
         clip: the clip terms (:class:`sealloss.posthoc.clip_refinement.ClipSettings`). Without
             ``clips=`` they apply to each pose alone (its own bone lengths, starting at the
             prior as ``prior_weight`` says, and its own 2D term; no smoothness). ``None``: with
-            ``clips=``, ``ClipSettings()``; without, the input kind's per-pose terms
-            (:data:`sealloss.defaults.REFINE` ``"pose_terms"``; none: plain descent). ``False``:
-            plain descent (energy and pull only), whatever the input kind recommends.
+            ``clips=``, the input kind's (``ClipSettings.recommended(inputs)``); without, the
+            input kind's per-pose terms (:data:`sealloss.defaults.REFINE` ``"pose_terms"``;
+            none: plain descent). ``False``: plain descent (energy and pull only), whatever the
+            input kind recommends.
 
     Returns:
         :class:`RefineResult`; with clip terms (``clips=``, or per-pose terms) a
@@ -159,6 +160,8 @@ def refine(
     terms = None if clip is False else clip
     if clips is None and clip is None and rec.get("pose_terms") is not None:
         terms = ClipSettings(**rec["pose_terms"])
+    if clips is not None and terms is None:
+        terms = ClipSettings.recommended(inputs)
     if clips is not None or terms is not None:
         if clips is None:  # per-pose terms: each pose its own clip
             if terms.smooth > 0:
