@@ -204,14 +204,22 @@ WEIGHTS_CARDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyT
 
 #: Defaults of test-time refinement (:func:`sealloss.refine`, ``sealloss refine``), per 2D input
 #: kind: the weights and the descent setting chosen on Human3.6M S8 (``bench/lossnet_landscape.py``
-#: for ``"gt"``: lowest S8 MPJPE over lr x pull x steps; see docs/results). ``steps = 0`` means
+#: for ``"gt"``: lowest S8 MPJPE over lr x pull x steps; see docs/results). ``pose_terms``
+#: (optional): :class:`~sealloss.posthoc.clip_refinement.ClipSettings` fields applied to each pose
+#: alone (its own bone lengths from the prior, its 2D term). ``steps = 0`` means
 #: that no refiner we measured improved that input kind on S8: refinement then returns the input.
 REFINE: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType({
     "gt": MappingProxyType({"weights": "h36m17-dsm", "steps": 30, "lr": 1e-3, "pull": 100.0}),
-    # chosen on S8 detections by the rule of bench/lossnet_landscape.py (the GT-2D refiner made
-    # detection-trained predictions 6.5 % worse on S9/S11): bench/results/sh/landscape_val_*.md
+    # weights and descent chosen on S8 detections by the rule of bench/lossnet_landscape.py (the
+    # GT-2D refiner made detection-trained predictions 6.5 % worse on S9/S11):
+    # bench/results/sh/landscape_val_*.md; the per-pose terms (each pose's bone lengths start at
+    # the training prior, its 2D term holds it to its detection) chosen on S8 by round 4 of
+    # bench/clip_refinement.py (S8 MPJPE 67.6 against 73.3 without them):
+    # bench/results/clips/val_sh_round4.md
     "detected": MappingProxyType({"weights": "h36m17-sh-refiner", "steps": 30, "lr": 5e-4,
-                                  "pull": 100.0}),
+                                  "pull": 100.0,
+                                  "pose_terms": MappingProxyType({"w2d": 1000.0, "smooth": 0.0,
+                                                                  "prior_weight": 1.0})}),
 })
 
 

@@ -219,7 +219,8 @@ def test_python_and_cli_refinement_share_one_set_of_defaults_per_input_kind():
         args = build_parser().parse_args(["refine", "p.npz", "--out", "o.npz", "--inputs", kind])
         from sealloss.cli.refine import resolved_settings
 
-        assert resolved_settings(args) == dict(refine_defaults(kind))
+        rec = refine_defaults(kind)
+        assert resolved_settings(args) == {k: rec[k] for k in ("weights", "steps", "lr", "pull")}
     with pytest.raises(ValueError, match="inputs"):
         refine_defaults("cpn")
 
@@ -234,6 +235,8 @@ def test_refine_fills_unset_options_from_the_input_kind():
                   pull=REFINE["gt"]["pull"])
     assert torch.equal(got.poses, want.poses)
     det = REFINE["detected"]
+    from sealloss.posthoc.clip_refinement import ClipSettings
+
     assert torch.equal(refine(net, x, y, inputs="detected").poses,
-                       refine(net, x, y, steps=det["steps"], lr=det["lr"],
-                              pull=det["pull"]).poses)
+                       refine(net, x, y, steps=det["steps"], lr=det["lr"], pull=det["pull"],
+                              clip=ClipSettings(**det["pose_terms"])).poses)

@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     with bar:
         res = refine(net, x, y, steps=settings["steps"], lr=settings["lr"],
                      pull=settings["pull"], batch_size=args.batch_size, progress=progress,
-                     **clip_kw)
+                     inputs=args.inputs, **clip_kw)
     refined = (res.poses / scale).reshape(*lead, j, 3).numpy()
     e0 = res.energy_before.reshape(lead).numpy()
     e1 = res.energy_after.reshape(lead).numpy()
@@ -173,6 +173,10 @@ def run(args: argparse.Namespace) -> int:
     if clip_kw:
         print(f"clip refinement: {len(res.lengths)} clips (--clip-key "
               f"{' '.join(args.clip_key)}), one set of bone lengths each; {clip_kw['clip']}")
+    elif refine_defaults(args.inputs).get("pose_terms"):
+        print(f"per-pose terms of --inputs {args.inputs}: each pose's bone lengths start at the "
+              f"training subjects' mean lengths, 2D consistency "
+              f"{dict(refine_defaults(args.inputs)['pose_terms'])}")
     print(f"cost: {res.seconds:.2f} s, {res.ms_per_1000:.0f} ms per 1,000 poses on this machine")
     print(f"wrote {out} (pred = refined, pred_input, energy_before, energy_after"
           + (f"; passed through: {', '.join(sorted(passed))}" if passed else "") + ")")
