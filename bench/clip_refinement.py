@@ -100,6 +100,7 @@ METHODS = ("plain", "median bones", "moving average", "median bones + moving ave
            "per-frame refinement + prior", "clip refinement",
            "clip refinement without the energy")
 ABLATION = "clip refinement without the energy"
+UNSET = ("plain", "median bones")  # the methods without settings
 METRICS = ("MPJPE", "P-MPJPE", "BSLE", "BoneStd", "MPJVE", "AccErr", "ms/1000")
 BAR = "median bones + moving average"  # the rival clip refinement must beat (issue 24)
 PRIOR_RIVAL = "prior bones + moving average"  # the rival that knows the training prior too
@@ -284,11 +285,14 @@ def zero_energy(net):
 def run_methods(net, s: dict, pred: torch.Tensor, settings: dict[str, dict], fps: float,
                 device: str = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, float]]:
     """Every method of :data:`METHODS` with its setting (``settings[method]``; ``plain`` and
-    ``median bones`` have none): ``({method: poses}, {method: seconds})``."""
+    ``median bones`` have none; a method with no setting there is skipped, as in the JSON of a
+    round before it existed): ``({method: poses}, {method: seconds})``."""
     poses, seconds = {}, {}
     for m in METHODS:
-        setting = settings.get("clip refinement" if m == ABLATION else m, {})
-        poses[m], seconds[m] = run_method(net, s, pred, m, setting, fps, device)
+        key = "clip refinement" if m == ABLATION else m
+        if key not in settings and key not in UNSET:  # a JSON of a round without the method
+            continue
+        poses[m], seconds[m] = run_method(net, s, pred, m, settings.get(key, {}), fps, device)
     return poses, seconds
 
 
@@ -360,7 +364,7 @@ def summarise(per_model: list[dict[str, dict[str, float]]]) -> dict:
     against ``plain`` and against :data:`BAR` (mean and std over models)."""
     sd = statistics.stdev if len(per_model) > 1 else (lambda v: 0.0)
     out: dict = {}
-    for m in METHODS:
+    for m in (m for m in METHODS if m in per_model[0]):
         row = {}
         for k in METRICS:
             vals = [pm[m][k] for pm in per_model]
@@ -528,7 +532,7 @@ def main() -> None:
         per_model = []
         for i, pred in enumerate(tqdm(preds, desc=name)):
             poses, seconds = run_methods(net, s, pred, settings, s["fps"], args.device)
-            per_model.append({m: score(s, poses[m], seconds[m]) for m in METHODS})
+            per_model.append({m: score(s, poses[m], seconds[m]) for m in poses})
             if k == 0 and i == 0:
                 fig = figure_data(s, poses)
         report["sets"][name] = {"rows": int(s["x2d"].shape[0]),
