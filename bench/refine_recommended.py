@@ -22,6 +22,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -33,6 +34,7 @@ from h36m_sets import INPUTS, scoring_sets  # noqa: E402
 from sealloss.data import load_h36m  # noqa: E402
 from sealloss.defaults import refine_defaults  # noqa: E402
 from sealloss.demo.experiment import predict  # noqa: E402
+from sealloss.io.atomic import atomic_write  # noqa: E402
 from sealloss.metrics import evaluate  # noqa: E402
 from sealloss.posthoc.refinement import refine  # noqa: E402
 
@@ -84,7 +86,9 @@ def main() -> None:
                         "diff": statistics.fmean(d), "diff_std": sd(d),
                         "relative_pct": 100 * statistics.fmean(d) / statistics.fmean(b),
                         "per_model_diff": d}
-        rows[name] = {"inputs_kind": kind, "settings": dict(refine_defaults(kind)),
+        rec = refine_defaults(kind)
+        settings = {k: dict(v) if isinstance(v, Mapping) else v for k, v in rec.items()}
+        rows[name] = {"inputs_kind": kind, "settings": settings,
                       "metrics": table, "ms_per_1000": statistics.fmean(per["ms_per_1000"])}
     lines = [f"# Refinement with the recommended settings ({len(models)} lifters trained on "
              f"{args.inputs} 2D)", "", "Command: `python " + " ".join(sys.argv) + "`", "",
@@ -95,7 +99,9 @@ def main() -> None:
         st = r["settings"]
         cells = [f"{t['before']:.2f} → {t['after']:.2f} ({t['diff']:+.2f} ± {t['diff_std']:.2f}, "
                  f"{t['relative_pct']:+.1f} %)" for t in (r["metrics"][m] for m in METRICS)]
-        lines.append(f"| {name} | {r['inputs_kind']} | {st['weights']}, {st['steps']} | "
+        terms = (f", per-pose terms {json.dumps(st['pose_terms'])}" if st.get("pose_terms")
+                 else "")
+        lines.append(f"| {name} | {r['inputs_kind']} | {st['weights']}, {st['steps']}{terms} | "
                      + " | ".join(cells) + " |")
     md = "\n".join(lines) + "\n"
     out = Path(args.out)
@@ -103,8 +109,8 @@ def main() -> None:
     report = {"meta": {"args": vars(args), "date": time.strftime("%Y-%m-%d %H:%M UTC"),
                        "threads": args.threads, "seconds": time.perf_counter() - t0},
               "sets": rows}
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1))
-    out.with_suffix(".md").write_text(md)
+    atomic_write(out.with_suffix(".json"), json.dumps(report, indent=1).encode())
+    atomic_write(out.with_suffix(".md"), md.encode())
     print(md)
 
 
