@@ -209,6 +209,12 @@ WEIGHTS_CARDS: MappingProxyType[str, MappingProxyType[str, str]] = MappingProxyT
 #: alone (its own bone lengths from the prior, its 2D term). ``steps = 0`` means
 #: that no refiner we measured improved that input kind on S8: refinement then returns the input.
 REFINE: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType({
+    # chosen on S8 by bench/lossnet_landscape.py. Round 4 of bench/clip_refinement.py chose
+    # per-pose terms on S8 GT 2D too (S8 MPJPE 48.8 against 53.4; val_gt_round4.md), but they are
+    # not the default: the shipped prior is Human3.6M's, and on the CMU clips the demo refines it
+    # doubled the error of noisy GT-2D poses (59 -> 121 mm; tests/test_refine.py). Opt in with
+    # refine(..., lr=5e-4, clip=ClipSettings(w2d=1000.0, smooth=0.0, prior=<your data's mean
+    # bone lengths>)).
     "gt": MappingProxyType({"weights": "h36m17-dsm", "steps": 30, "lr": 1e-3, "pull": 100.0}),
     # weights and descent chosen on S8 detections by the rule of bench/lossnet_landscape.py (the
     # GT-2D refiner made detection-trained predictions 6.5 % worse on S9/S11):

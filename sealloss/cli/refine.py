@@ -88,6 +88,10 @@ def add_parser(sub, formatter_class) -> argparse.ArgumentParser:
                    help="where each clip's bone lengths start, in [0, 1]: (1 - w) x the clip's "
                         "median + w x the training subjects' mean lengths (default: "
                         "sealloss.defaults.CLIP[--inputs]'s, 1)")
+    r.add_argument("--no-pose-terms", action="store_true",
+                   help="plain descent on the energy (and the pull) only: without the input "
+                        "kind's per-pose terms (each pose's bone lengths from the training "
+                        "prior, its 2D term; sealloss.defaults.REFINE 'pose_terms')")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_format_options(r, pred="predictions (camera frame, root-relative, in --units), "
                        "row-aligned with the VideoPose3D rows (subject, trial, camera, frame): "
@@ -157,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
     with bar:
         res = refine(net, x, y, steps=settings["steps"], lr=settings["lr"],
                      pull=settings["pull"], batch_size=args.batch_size, progress=progress,
-                     inputs=args.inputs, **clip_kw)
+                     inputs=args.inputs, **clip_kw,
+                     **({"clip": False} if args.no_pose_terms and not clip_kw else {}))
     refined = (res.poses / scale).reshape(*lead, j, 3).numpy()
     e0 = res.energy_before.reshape(lead).numpy()
     e1 = res.energy_after.reshape(lead).numpy()
@@ -173,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     if clip_kw:
         print(f"clip refinement: {len(res.lengths)} clips (--clip-key "
               f"{' '.join(args.clip_key)}), one set of bone lengths each; {clip_kw['clip']}")
-    elif refine_defaults(args.inputs).get("pose_terms"):
+    elif refine_defaults(args.inputs).get("pose_terms") and not args.no_pose_terms:
         print(f"per-pose terms of --inputs {args.inputs}: each pose's bone lengths start at the "
               f"training subjects' mean lengths, 2D consistency "
               f"{dict(refine_defaults(args.inputs)['pose_terms'])}")
@@ -203,6 +208,9 @@ def _clip_options(args: argparse.Namespace, arrays: dict, n: int) -> dict:
                            "only with --clip-key (clip refinement); add --clip-key KEY (e.g. "
                            "seq_id camera)")
         return {}
+    if getattr(args, "no_pose_terms", False):
+        raise CLIError("--no-pose-terms applies without --clip-key (per-pose refinement); clip "
+                       "refinement has its own terms (--w2d, --smooth, --prior-weight)")
     clips = clips_from_arrays(arrays, args.clip_key, n, repr(args.predictions))
     fkey = args.frame_key or ("frame" if "frame" in arrays else None)
     if fkey is not None and fkey not in arrays:
