@@ -240,3 +240,24 @@ def test_refine_fills_unset_options_from_the_input_kind():
     assert torch.equal(refine(net, x, y, inputs="detected").poses,
                        refine(net, x, y, steps=det["steps"], lr=det["lr"], pull=det["pull"],
                               clip=ClipSettings(**det["pose_terms"])).poses)
+
+
+def test_cli_no_pose_terms_is_plain_descent_and_refused_with_clips(tmp_path, capsys):
+    """--no-pose-terms turns off the input kind's per-pose terms (detected: the prior's bone
+    lengths move the joints at once) and is refused with --clip-key (clips have their own)."""
+    import numpy as np
+
+    from sealloss.cli.main import main
+
+    p, y = _npz(tmp_path, 1000.0)
+    outs = {}
+    for flag in ([], ["--no-pose-terms"]):
+        out = tmp_path / f"r{len(flag)}.npz"
+        assert main(["refine", str(p), "--out", str(out), "--units", "mm", "--steps", "2",
+                     "--inputs", "detected", "--no-progress", *flag]) == 0
+        outs[len(flag)] = np.abs(np.load(out)["pred"] - y.numpy() * 1000).max()
+    assert outs[1] < 2 * 5e-4 * 1000 * 2 + 0.05 < outs[0]  # plain: at most ~lr per step
+    capsys.readouterr()
+    assert main(["refine", str(p), "--out", str(tmp_path / "c.npz"), "--units", "mm",
+                 "--clip-key", "seq", "--no-pose-terms", "--no-progress"]) == 2
+    assert "--no-pose-terms applies without --clip-key" in capsys.readouterr().err
