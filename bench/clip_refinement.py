@@ -224,13 +224,10 @@ def training_prior(ds, validate: bool) -> tuple[float, ...]:
     ground truth (S1/S5/S6/S7 for val, S1/S5/S6/S7/S8 for test; every 10th frame)."""
     from h36m_sets import pairs, train_subjects
 
-    from sealloss.pose.kinematics import bone_lengths
+    from sealloss.pose.priors import mean_bone_lengths
 
     y = torch.from_numpy(pairs(ds, train_subjects(validate), "gt", 10, validate)["y3d"])
-    mean = bone_lengths(y.double(), SK).mean(0)
-    for left, right in SK.symmetric_bone_pairs:
-        mean[left] = mean[right] = (mean[left] + mean[right]) / 2
-    return tuple(round(float(v), 6) for v in mean)
+    return tuple(round(float(v), 6) for v in mean_bone_lengths(y.double(), SK))
 
 
 # ------------------------------------------------------------------ methods (no ground truth)

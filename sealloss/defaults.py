@@ -25,6 +25,7 @@ The module imports nothing heavy, so reading it costs nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -85,10 +86,7 @@ def train_defaults(inputs: str = "gt") -> MappingProxyType[str, Any]:
     Raises:
         ValueError: ``inputs`` is not one of :data:`INPUT_KINDS`.
     """
-    if inputs not in TRAIN:
-        raise ValueError(f"inputs must be one of {INPUT_KINDS} (the kind of 2D the model is "
-                         f"trained on), got {inputs!r}")
-    return TRAIN[inputs]
+    return _of_kind(TRAIN, inputs, "the model is trained on")
 
 
 def recommended(inputs: str = "gt", **overrides: Any) -> dict[str, Any]:
@@ -251,10 +249,7 @@ def clip_defaults(inputs: str = "gt") -> MappingProxyType[str, float | None]:
     Raises:
         ValueError: ``inputs`` is not one of :data:`INPUT_KINDS`.
     """
-    if inputs not in CLIP:
-        raise ValueError(f"inputs must be one of {INPUT_KINDS} (the kind of 2D the poses were "
-                         f"predicted from), got {inputs!r}")
-    return CLIP[inputs]
+    return _of_kind(CLIP, inputs, "the poses were predicted from")
 
 
 def refine_defaults(inputs: str = "gt") -> MappingProxyType[str, Any]:
@@ -263,7 +258,13 @@ def refine_defaults(inputs: str = "gt") -> MappingProxyType[str, Any]:
     Raises:
         ValueError: ``inputs`` is not one of :data:`INPUT_KINDS`.
     """
-    if inputs not in REFINE:
-        raise ValueError(f"inputs must be one of {INPUT_KINDS} (the kind of 2D the poses were "
-                         f"predicted from), got {inputs!r}")
-    return REFINE[inputs]
+    return _of_kind(REFINE, inputs, "the poses were predicted from")
+
+
+def _of_kind(table: Mapping[str, Any], inputs: str, role: str) -> Any:
+    """``table[inputs]``, or a ``ValueError`` naming the input kinds and what ``inputs`` is
+    (``role``: e.g. "the model is trained on")."""
+    if inputs not in table:
+        raise ValueError(f"inputs must be one of {INPUT_KINDS} (the kind of 2D {role}), got "
+                         f"{inputs!r}")
+    return table[inputs]

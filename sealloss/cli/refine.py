@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         res = refine(net, x, y, steps=settings["steps"], lr=settings["lr"],
                      pull=settings["pull"], batch_size=args.batch_size, progress=progress,
                      inputs=args.inputs, **clip_kw,
-                     **({"clip": False} if args.no_pose_terms and not clip_kw else {}))
+                     **({"clip": False} if args.no_pose_terms else {}))
     refined = (res.poses / scale).reshape(*lead, j, 3).numpy()
     e0 = res.energy_before.reshape(lead).numpy()
     e1 = res.energy_after.reshape(lead).numpy()
@@ -208,7 +208,7 @@ def _clip_options(args: argparse.Namespace, arrays: dict, n: int) -> dict:
                            "only with --clip-key (clip refinement); add --clip-key KEY (e.g. "
                            "seq_id camera)")
         return {}
-    if getattr(args, "no_pose_terms", False):
+    if args.no_pose_terms:
         raise CLIError("--no-pose-terms applies without --clip-key (per-pose refinement); clip "
                        "refinement has its own terms (--w2d, --smooth, --prior-weight)")
     clips = clips_from_arrays(arrays, args.clip_key, n, repr(args.predictions))

@@ -8,7 +8,8 @@ import torch
 
 from .skeleton import Skeleton, get_skeleton
 
-__all__ = ["bone_vectors", "bone_lengths", "forward_kinematics", "limb_pair_lengths"]
+__all__ = ["bone_vectors", "bone_lengths", "forward_kinematics", "limb_pair_lengths",
+           "pair_mean_lengths"]
 
 
 def bone_vectors(y: torch.Tensor, skeleton: Skeleton | str) -> torch.Tensor:
@@ -57,6 +58,18 @@ def limb_pair_lengths(
     if pairs is not None:
         table = table[torch.tensor(pairs, dtype=torch.long, device=y.device)]
     return lengths.index_select(-1, table[:, 0]), lengths.index_select(-1, table[:, 1])
+
+
+def pair_mean_lengths(lengths: torch.Tensor, skeleton: Skeleton | str) -> torch.Tensor:
+    """``(..., num_bones)`` lengths with both bones of each symmetric pair set to their mean."""
+    sk = get_skeleton(skeleton)
+    pairs = torch.tensor(sk.symmetric_bone_pairs, dtype=torch.long,
+                         device=lengths.device).reshape(-1, 2)
+    mean = 0.5 * (lengths[..., pairs[:, 0]] + lengths[..., pairs[:, 1]])
+    out = lengths.clone()
+    out[..., pairs[:, 0]] = mean
+    out[..., pairs[:, 1]] = mean
+    return out
 
 
 def forward_kinematics(

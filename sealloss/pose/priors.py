@@ -19,9 +19,10 @@ from types import MappingProxyType
 import torch
 from torch import Tensor
 
+from .kinematics import bone_lengths, pair_mean_lengths
 from .skeleton import Skeleton, get_skeleton
 
-__all__ = ["BONE_LENGTH_PRIORS", "bone_length_prior"]
+__all__ = ["BONE_LENGTH_PRIORS", "bone_length_prior", "mean_bone_lengths"]
 
 #: skeleton name -> ``(B,)`` mean bone lengths in metres, in ``skeleton.bones`` order, left and
 #: right bones of each symmetric pair averaged. ``h36m17``: Human3.6M's training subjects S1, S5,
@@ -31,6 +32,12 @@ BONE_LENGTH_PRIORS: MappingProxyType[str, tuple[float, ...]] = MappingProxyType(
     "h36m17": (0.1345, 0.4499, 0.4459, 0.1345, 0.4499, 0.4459, 0.2393, 0.2554, 0.1163, 0.1150,
                0.1493, 0.2804, 0.2496, 0.1493, 0.2804, 0.2496),
 })
+
+
+def mean_bone_lengths(y: Tensor, skeleton: Skeleton | str) -> Tensor:
+    """``(B,)`` mean bone lengths of training poses ``y (N, J, 3)`` (metres), the two bones of
+    each symmetric pair averaged: how a prior of :data:`BONE_LENGTH_PRIORS` is made."""
+    return pair_mean_lengths(bone_lengths(y, skeleton).mean(0), skeleton)
 
 
 def bone_length_prior(skeleton: Skeleton | str, lengths: Sequence[float] | Tensor | None = None,

@@ -181,8 +181,13 @@ def _grouped_median(lengths: Tensor, index: ClipIndex, groups: list[int], n_grou
         for k in range(c):
             rows = torch.as_tensor(index.rows(k), device=lengths.device)
             med[k] = lengths[rows].median(dim=0).values
+    return _group_mean(med, groups, n_groups)
+
+
+def _group_mean(lengths: Tensor, groups: list[int], n_groups: int) -> Tensor:
+    """``(..., B)`` bone lengths -> ``(..., G)``: the mean over the bones of each group."""
     g = torch.as_tensor(groups, device=lengths.device)
-    out = lengths.new_zeros(c, n_groups).index_add_(1, g, med)
+    out = lengths.new_zeros(*lengths.shape[:-1], n_groups).index_add_(-1, g, lengths)
     return out / torch.bincount(g, minlength=n_groups).to(lengths.dtype)
 
 
@@ -192,11 +197,8 @@ def _start_lengths(lengths: Tensor, index: ClipIndex, groups: list[int], n_group
     med = _grouped_median(lengths, index, groups, n_groups)
     if prior_weight == 0:
         return med
-    g = torch.as_tensor(groups, device=lengths.device)
     p = bone_length_prior(sk, prior, device=lengths.device, dtype=lengths.dtype)
-    p = lengths.new_zeros(n_groups).index_add_(0, g, p) / torch.bincount(
-        g, minlength=n_groups).to(lengths.dtype)
-    return (1.0 - prior_weight) * med + prior_weight * p
+    return (1.0 - prior_weight) * med + prior_weight * _group_mean(p, groups, n_groups)
 
 
 def clip_median_lengths(

@@ -23,7 +23,12 @@ from torch import Tensor
 from ..defaults import refine_defaults
 from ..nn.base import LossNet
 from ..pose.checks import check_descent_inputs, check_pair
-from ..pose.kinematics import bone_lengths, bone_vectors, forward_kinematics
+from ..pose.kinematics import (
+    bone_lengths,
+    bone_vectors,
+    forward_kinematics,
+    pair_mean_lengths,
+)
 from ..pose.skeleton import Skeleton, get_skeleton
 from .clip_refinement import ClipSettings, refine_clips
 
@@ -150,8 +155,7 @@ def refine(
     bad = [s for s in snapshots if not (0 <= int(s) <= steps)]
     if bad:
         raise ValueError(f"refine: snapshots {bad} are outside 0..steps={steps}")
-    if clip is True or (clip is not None and clip is not False
-                        and not isinstance(clip, ClipSettings)):
+    if not (clip is None or clip is False or isinstance(clip, ClipSettings)):
         raise ValueError(f"refine: clip= must be a ClipSettings, None or False, got {clip!r}")
     if clips is None and frames is not None:
         raise ValueError("refine: frames= needs clips= (one clip id per pose)")
@@ -246,18 +250,7 @@ def symmetrise_bones(y: Tensor, skeleton: Skeleton | str) -> Tensor:
     ``(..., J, 3)`` -> ``(..., J, 3)``, metres; LSE of the result is 0.
     """
     sk = get_skeleton(skeleton)
-    return set_bone_lengths(y, _mean_over_pairs(bone_lengths(y, sk), sk), sk)
-
-
-def _mean_over_pairs(lengths: Tensor, sk: Skeleton) -> Tensor:
-    """``(..., num_bones)`` lengths with both bones of each symmetric pair set to their mean."""
-    pairs = torch.tensor(sk.symmetric_bone_pairs, dtype=torch.long,
-                         device=lengths.device).reshape(-1, 2)
-    mean = 0.5 * (lengths[..., pairs[:, 0]] + lengths[..., pairs[:, 1]])
-    out = lengths.clone()
-    out[..., pairs[:, 0]] = mean
-    out[..., pairs[:, 1]] = mean
-    return out
+    return set_bone_lengths(y, pair_mean_lengths(bone_lengths(y, sk), sk), sk)
 
 
 def sequence_median_bones(
@@ -284,5 +277,5 @@ def sequence_median_bones(
         sel = g == gid
         out[sel] = lengths[sel].median(dim=0).values
     if symmetric:
-        out = _mean_over_pairs(out, sk)
+        out = pair_mean_lengths(out, sk)
     return set_bone_lengths(y, out, sk)
