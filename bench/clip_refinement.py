@@ -163,9 +163,27 @@ ROUND4_GRID: dict[str, list[dict]] = {
         {"steps": 30, "lr": 5e-4, "pull": 100.0, "w2d": w, "smooth": 0.0, "prior_weight": 1.0,
          "length_lr": llr} for w in (1e3, 3e3, 1e4) for llr in (0.0, None)],
 }
+#: ``--round 5`` (written before its runs, 2026-12-02, to compare per-frame refiners: one run per
+#: candidate loss-net, ``--lossnet``): only the per-frame methods, each over a grid around round
+#: 4's choice (the step size matters for a new energy), and the rival :data:`BAR`; no clip
+#: refinement. The candidate whose ``per-frame refinement + prior`` has the lowest S8 MPJPE at its
+#: chosen setting is the detected refiner if it beats the shipped one in the same grid.
+#: Candidates (``pretrain_h36m.py --validate --inputs sh``, S1/S5/S6/S7, seed 0, 6,000 steps;
+#: out-of-fold predictions from ``crossfit_h36m.py --every 1``, the headline budget): MLP 512x2
+#: DSM + gradient matching at them; the same with a GT-2D share of 0.25; MLP DSM + ranking (NCE
+#: against 8 synthetic negatives and the out-of-fold prediction) + gradient matching; the
+#: Graphormer with DSM + gradient matching; and the shipped ``h36m17-sh-refiner`` (out-of-fold
+#: lifters at 10 epochs over every 2nd frame).
+ROUND5_GRID: dict[str, list[dict]] = {
+    BAR: ROUND3_GRID[BAR],
+    "per-frame refinement": [{"steps": 30, "lr": lr, "pull": 100.0} for lr in (2.5e-4, 5e-4, 1e-3)],
+    "per-frame refinement + prior": [
+        {"steps": 30, "lr": lr, "pull": 100.0, "w2d": w, "smooth": 0.0, "prior_weight": 1.0,
+         "length_lr": None} for lr in (2.5e-4, 5e-4, 1e-3) for w in (1e3, 3e3)],
+}
 ROUNDS = {1: (GRID, CLIP_START, CLIP_STAGES), 2: (ROUND2_GRID, ROUND2_START, ROUND2_STAGES),
           3: (ROUND3_GRID, ROUND3_START, ROUND3_STAGES),
-          4: (ROUND4_GRID, ROUND3_START, ROUND3_STAGES)}
+          4: (ROUND4_GRID, ROUND3_START, ROUND3_STAGES), 5: (ROUND5_GRID, None, ())}
 
 
 # ------------------------------------------------------------------ data
@@ -318,8 +336,8 @@ def choose(net, s: dict, preds: list[torch.Tensor], device: str, smoke: bool = F
            round_: int = 1) -> tuple[dict, dict]:
     """The S8 choice (module docstring): ``(chosen settings per method, every tried row)``;
     ``smoke``: only the first setting of each grid and stage (a quick check, not a choice);
-    ``round_``: 1 (:data:`GRID`, :data:`CLIP_START`, :data:`CLIP_STAGES`), 2 (``ROUND2_*``) or 3
-    (``ROUND3_*``): :data:`ROUNDS`."""
+    ``round_``: 1 (:data:`GRID`, :data:`CLIP_START`, :data:`CLIP_STAGES`), 2 (``ROUND2_*``) ...
+    5 (:data:`ROUND5_GRID`, no clip refinement): :data:`ROUNDS`."""
     cut = 1 if smoke else None
     grids, start, stages = ROUNDS[round_]
     chosen: dict[str, dict] = {}
@@ -330,6 +348,8 @@ def choose(net, s: dict, preds: list[torch.Tensor], device: str, smoke: bool = F
             mean, rows = _mean_mpjpe(net, s, preds, method, setting, device)
             tried[method].append({"setting": setting, "MPJPE": mean, "per_model": rows})
         chosen[method] = min(tried[method], key=lambda r: r["MPJPE"])["setting"]
+    if start is None:  # a round without clip refinement
+        return chosen, tried
     best = dict(start)
     best_mpjpe, rows = _mean_mpjpe(net, s, preds, "clip refinement", best, device)
     tried["clip refinement"] = [{"setting": dict(best), "MPJPE": best_mpjpe, "per_model": rows}]
@@ -397,6 +417,8 @@ def markdown(report: dict) -> str:
                 continue
             cells = [f"{t[m][k]['mean']:.1f} ± {t[m][k]['std']:.1f}" for k in METRICS]
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        if "clip refinement" not in t:  # a round without clip refinement
+            continue
         c = t["clip refinement"]
         lines += ["", f"Clip refinement against {BAR}, paired per lifter: " + ", ".join(
             f"{k} {c[k]['vs_bar']:+.2f} ± {c[k]['vs_bar_std']:.2f}"
@@ -435,7 +457,9 @@ def figure_data(s: dict, poses: dict[str, torch.Tensor]) -> dict:
         out["lengths_mm"]["truth"] = (bone_lengths(s["y3d"][rows], SK)[:, FIGURE_BONE]
                                       * 1000).tolist()
         pick = rows[np.linspace(0, min(rows.size, 20) - 1, 3).astype(int)]
-        out["poses"] = {m: poses[m][pick].tolist() for m in ("plain", "clip refinement")}
+        shown = "clip refinement" if "clip refinement" in poses else "per-frame refinement + prior"
+        out["shown"] = shown
+        out["poses"] = {m: poses[m][pick].tolist() for m in ("plain", shown)}
         out["poses"]["truth"] = s["y3d"][pick].tolist()
         out["pose_time_s"] = ix.times[pick].tolist()
     return out
@@ -465,13 +489,14 @@ def plot(fig_data: dict, path: Path, title: str) -> None:
     if "poses" in fig_data:
         for i in range(len(fig_data["pose_time_s"])):
             a3 = fig.add_subplot(1, 5, 3 + i, projection="3d")
+            shown = fig_data.get("shown", "clip refinement")
             for m, col, ls in (("truth", "0.5", "-"), ("plain", "tab:red", "--"),
-                               ("clip refinement", "tab:blue", "-")):
+                               (shown, "tab:blue", "-")):
                 draw_skeleton_3d(a3, np.asarray(fig_data["poses"][m][i]), SK, colour=col,
                                  linestyle=ls, linewidth=1.5)
             a3.set_title(f"t = {fig_data['pose_time_s'][i] - fig_data['pose_time_s'][0]:.1f} s",
                          fontsize=8)
-        fig.text(0.7, 0.02, "poses: grey truth, red dashed plain, blue clip refinement",
+        fig.text(0.7, 0.02, f"poses: grey truth, red dashed plain, blue {shown}",
                  ha="center", fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
@@ -496,7 +521,7 @@ def main() -> None:
     ap.add_argument("--clips-every", type=int, default=1, help="test: every n-th clip")
     ap.add_argument("--max-clips", type=int, default=None, help="smoke runs: the first n clips")
     ap.add_argument("--round", type=int, choices=tuple(ROUNDS), default=1,
-                    help="val: the settings grid (2-4: the later rounds, ROUND2_* ... ROUND4_*)")
+                    help="val: the settings grid (2-5: the later rounds, ROUND2_* ... ROUND5_GRID)")
     ap.add_argument("--smoke", action="store_true",
                     help="val: only the first setting of each grid (checks the script runs)")
     ap.add_argument("--threads", type=int, default=1)
