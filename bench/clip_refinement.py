@@ -173,7 +173,10 @@ ROUND4_GRID: dict[str, list[dict]] = {
 #: DSM + gradient matching at them; the same with a GT-2D share of 0.25; MLP DSM + ranking (NCE
 #: against 8 synthetic negatives and the out-of-fold prediction) + gradient matching; the
 #: Graphormer with DSM + gradient matching; and the shipped ``h36m17-sh-refiner`` (out-of-fold
-#: lifters at 10 epochs over every 2nd frame).
+#: lifters at 10 epochs over every 2nd frame). Written after the candidates' runs, before the next
+#: one: the winner's clip terms are re-chosen by ``--round 4`` with the winner's S8-free weights
+#: (clip refinement uses the refiner's energy too), and the test reads both JSONs (``--settings
+#: round4.json round5.json``: round 5's per-frame choices win).
 ROUND5_GRID: dict[str, list[dict]] = {
     BAR: ROUND3_GRID[BAR],
     "per-frame refinement": [{"steps": 30, "lr": lr, "pull": 100.0} for lr in (2.5e-4, 5e-4, 1e-3)],
@@ -505,6 +508,15 @@ def plot(fig_data: dict, path: Path, title: str) -> None:
     atomic_write(path, buf.getvalue())
 
 
+def merged_settings(paths: list[str]) -> dict[str, dict]:
+    """The chosen settings of validation JSONs, merged per method in order (a later file's
+    choice of a method replaces an earlier one's)."""
+    settings: dict[str, dict] = {}
+    for path in paths:
+        settings.update(json.loads(Path(path).read_text())["settings"])
+    return settings
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data-root", default=None)
@@ -514,7 +526,10 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", required=True,
                     help="saved plain lifters (h36m_gain.py --save-models), one per seed")
     ap.add_argument("--lossnet", default="h36m17-dsm", help="loss-net name or .safetensors")
-    ap.add_argument("--settings", default=None, help="the validation JSON (required for test)")
+    ap.add_argument("--settings", nargs="+", default=None,
+                    help="test: the validation JSON(s); with several, each method's setting comes "
+                         "from the last file that chose it (e.g. round 4's clip terms, then round "
+                         "5's per-frame settings)")
     ap.add_argument("--humaneva", action="store_true", help="test: also HumanEva-I zero-shot")
     ap.add_argument("--val-clips-every", type=int, default=4,
                     help="val: score every n-th S8 clip (the grid's cost)")
@@ -549,7 +564,7 @@ def main() -> None:
                 settings, tried = choose(net, s, preds, args.device, args.smoke, args.round)
                 report["tried"] = tried
             else:
-                settings = json.loads(Path(args.settings).read_text())["settings"]
+                settings = merged_settings(args.settings)
             report["settings"] = settings
         per_model = []
         for i, pred in enumerate(tqdm(preds, desc=name)):

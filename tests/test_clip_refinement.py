@@ -187,6 +187,22 @@ def test_the_shipped_prior_is_the_training_subjects_mean(h36m_root):
     assert not np.allclose(training_prior(ds, validate=True), got, atol=1e-3)  # S8-free differs
 
 
+def test_test_settings_merge_per_method_with_the_later_file_winning(tmp_path):
+    """bench/clip_refinement.py --split test --settings A B: each method's setting comes from the
+    last file that chose it (round 4's clip terms, round 5's per-frame settings)."""
+    import json
+
+    from clip_refinement import merged_settings
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"settings": {"clip refinement": {"w2d": 1.0},
+                                          "per-frame refinement": {"lr": 1.0}}}))
+    b.write_text(json.dumps({"settings": {"per-frame refinement": {"lr": 2.0}}}))
+    assert merged_settings([str(a), str(b)]) == {"clip refinement": {"w2d": 1.0},
+                                                 "per-frame refinement": {"lr": 2.0}}
+    assert merged_settings([str(b), str(a)])["per-frame refinement"] == {"lr": 1.0}
+
+
 def test_batching_by_clip_is_the_same_as_one_clip_at_a_time():
     x, y, clips, frames, target = _clips()
     net = _Pull(target)

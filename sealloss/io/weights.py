@@ -80,6 +80,7 @@ PRETRAINED: dict[str, str] = {
     "h36m17-graphormer": "h36m17-graphormer.safetensors",
     "h36m17-dsm": "h36m17-mlp-dsm.safetensors",
     "h36m17-sh-refiner": "h36m17-sh-refiner.safetensors",
+    "h36m17-sh-oof-refiner": "h36m17-sh-oof-refiner.safetensors",
 }
 
 _DTYPES = {str(d).removeprefix("torch."): d for d in (torch.float32, torch.float64,
