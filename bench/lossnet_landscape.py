@@ -36,6 +36,15 @@ S1/S5/S6/S7/S8, which would need five more out-of-fold lifters); otherwise the r
 stays "do not refine" (``steps = 0``). A refiner is
 never required to be a critic; its ranking is reported, not used to choose.
 
+Critic for detected 2D (``--ranking-only``; rule written down before the runs, 2026-12-03).
+Candidates: the S8-free detection loss-nets of ``clip_refinement.py --round 5`` and two trained
+for ranking (MLP 512x2, NCE against 8 synthetic negatives and the out-of-fold prediction, hard
+negatives on 10 % of batches, with and without a GT-2D share of 0.25). A candidate is a critic if
+its S8 SH-2D ranking is >= 95 % at 20 mm for every model-card negative kind and >= 95 % against
+the S8 plain lifter's predictions; of those, the one with the highest smallest entry is retrained
+on S1/S5/S6/S7/S8 and shipped as the detection critic. If none passes, none ships and the model
+cards say that no detection file is a critic.
+
     python bench/lossnet_landscape.py --data-root ../shared/data --validate \
         --weights bench/cache/val-a.safetensors --out bench/results/landscape_val
     python bench/lossnet_landscape.py --data-root ../shared/data --weights h36m17 h36m17-dsm \
@@ -171,7 +180,7 @@ def run_weights(args, name, tr, sets, preds, chosen) -> dict:
     rep: dict = {"weights": name, "kind": net.kind, "parameters": net.num_parameters,
                  "config": net.config, "primary_set": next(iter(sets))}
     mean_pose = torch.from_numpy(tr["y3d"]).mean(0)
-    for set_name, s in sets.items():
+    for set_name, s in ({} if args.ranking_only else sets).items():
         x, y, yh = s["x2d"], s["y3d"], preds["plain"][set_name]
         srep: dict = {}
         cos = alignment_per_sample(net, x, yh, y)
@@ -319,12 +328,36 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def plot_ranking(plt, report: dict, path: Path) -> None:
+    """Bars of each weights file's 20 mm and natural-size ranking (%), the 95 % bar drawn."""
+    fig, ax = plt.subplots(figsize=(11, 4.2))
+    rows = [(kind, "20mm" if "20mm" in r else "natural")
+            for kind, r in report["weights"][0]["ranking"].items()]
+    xs = np.arange(len(rows))
+    width = 0.8 / len(report["weights"])
+    for i, w in enumerate(report["weights"]):
+        ax.bar(xs + width * i - 0.4 + width / 2,
+               [100 * w["ranking"][k][col] for k, col in rows], width,
+               label=Path(w["weights"]).stem)
+    ax.axhline(95, color="k", lw=0.8, ls="--")
+    ax.set_xticks(xs, [f"{k} ({c})" for k, c in rows], rotation=20, fontsize=8)
+    ax.set_ylabel("% with E(GT) < E(negative)")
+    ax.set_title(f"held-out ranking, {report['mode']}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def plot(report: dict, path: Path) -> None:
     plt = agg_pyplot()
     if plt is None:
         return
     first = report["weights"][0]
-    set_name = next(k for k, v in first.items() if isinstance(v, dict) and "alignment" in v)
+    set_name = next((k for k, v in first.items() if isinstance(v, dict) and "alignment" in v),
+                    None)
+    if set_name is None:  # --ranking-only
+        plot_ranking(plt, report, path)
+        return
     fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
     edges = np.linspace(-1, 1, 21)
     for w in report["weights"]:
@@ -378,6 +411,9 @@ def main() -> None:
     ap.add_argument("--settings-weights", nargs="*", default=None,
                     help="for each --weights entry, the validation weights whose chosen setting "
                          "it uses (default: the same position in the validation JSON)")
+    ap.add_argument("--ranking-only", action="store_true",
+                    help="only the ranking table (the critic check): no alignment, descent, "
+                         "lifter or rivals")
     ap.add_argument("--plain-only", action="store_true", help="no explicit/SEAL pose-nets")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--every", type=int, default=4)
@@ -395,7 +431,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     chosen_list: list[dict | None] = [None] * len(args.weights)
-    if not args.validate:
+    if not args.validate and not args.ranking_only:
         if args.settings is None:
             raise SystemExit("the final run needs --settings (the validation JSON)")
         val = json.loads(Path(args.settings).read_text())

@@ -268,8 +268,10 @@ REFINE: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType({
 #: (:meth:`sealloss.posthoc.clip_refinement.ClipSettings.recommended`, ``sealloss refine
 #: --clip-key``), chosen on S8 (every 4th clip, a lifter trained on S1/S5/S6/S7 with that kind of
 #: 2D, the kind's refiner weights and descent setting; ``bench/results/clips/val_sh_round3.md``
-#: and ``val_gt_round3.md``): 2D-consistency weight, smoothness (per m^2/s; it needs frame
-#: indices: without them the CLI turns it off and says so), the log-lengths' learning rate
+#: and ``val_gt_round3.md``; re-chosen for detections with ``h36m17-sh-oof-refiner``'s S8-free
+#: copy, same terms: ``val_sh_round4_oof.md``): 2D-consistency weight, smoothness (per m^2/s;
+#: it needs frame indices: without them the CLI turns it off and says so), the log-lengths'
+#: learning rate
 #: (``None``: the bone vectors') and the weight of the bone-length prior where the clip's lengths
 #: start (1: the training subjects' mean lengths, :mod:`sealloss.pose.priors`).
 CLIP: MappingProxyType[str, MappingProxyType[str, float | None]] = MappingProxyType({
