@@ -17,8 +17,7 @@ Why these settings (Human3.6M, chosen on S8, scored once on S9/S11; docs/results
   detection-conditioned ``"h36m17-sh-refiner"`` (margin objective, margin 20 x the task cost,
   loss-net Adam 1e-4 on batches of 64 every 2nd step; the S8-free weights this arm was chosen
   with, while refinement now uses ``"h36m17-sh-oof-refiner"``), the arm the S8 detection fronts
-  chose
-  (``bench/results/fronts/fronts_sh.md``): S9/S11 SH-2D MPJPE -0.43 +- 0.28 mm (-0.6 %), BSLE
+  chose (``bench/results/fronts/fronts_sh.md``): S9/S11 SH-2D MPJPE -0.43 +- 0.28 mm (-0.6 %), BSLE
   -8.1 % over 3 seeds (``bench/results/sh/gain_sh_final.md``); every frozen loss-net raised S8
   MPJPE on detections.
 
@@ -274,9 +273,8 @@ REFINE: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType({
 #: and ``val_gt_round3.md``; re-chosen for detections with ``h36m17-sh-oof-refiner``'s S8-free
 #: copy, same terms: ``val_sh_round4_oof.md``): 2D-consistency weight, smoothness (per m^2/s;
 #: it needs frame indices: without them the CLI turns it off and says so), the log-lengths'
-#: learning rate
-#: (``None``: the bone vectors') and the weight of the bone-length prior where the clip's lengths
-#: start (1: the training subjects' mean lengths, :mod:`sealloss.pose.priors`).
+#: learning rate (``None``: the bone vectors') and the weight of the bone-length prior where the
+#: clip's lengths start (1: the training subjects' mean lengths, :mod:`sealloss.pose.priors`).
 CLIP: MappingProxyType[str, MappingProxyType[str, float | None]] = MappingProxyType({
     "gt": MappingProxyType({"w2d": 0.0, "smooth": 1000.0, "length_lr": None,
                             "prior_weight": 1.0}),
